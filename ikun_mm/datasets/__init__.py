@@ -1,0 +1,9 @@
+from .refer_kitti import ReferKittiDataset
+from .refer_kitti_io import (Expression, ReferKittiFormatError, VideoAnnotation,
+                             load_detections, load_expressions, load_video_annotation,
+                             resolve_videos)
+
+__all__ = [
+    'ReferKittiDataset', 'Expression', 'ReferKittiFormatError', 'VideoAnnotation',
+    'load_detections', 'load_expressions', 'load_video_annotation', 'resolve_videos'
+]

@@ -1,0 +1,289 @@
+"""Readers for the Refer-KITTI layout (real Refer-KITTI, Refer-KITTI-V2, Refer-Dance, and the
+generated mini Refer-KITTI alike).
+
+Layout under ``data_root``::
+
+    KITTI/training/image_02/<video>/<frame:06d>.png         frames, 0-based index
+    KITTI/labels_with_ids/image_02/<video>/<frame:06d>.txt  `<cls> <track_id> <x1> <y1> <w> <h>`,
+                                                            normalised by the image W and H
+    expression/<video>/<sentence-with-dashes>.json          {"label": {"<frame>": [ids]},
+                                                             "ignore": [...], "video_name": ...,
+                                                             "sentence": ...}
+
+Optional files written by ``tools/data/generate_refer_kitti.py`` and
+``tools/data/prepare_refer_kitti.py``: ``split.json`` (``{"train": [...], "test": [...]}``) and
+``KITTI/detections/image_02/<video>.txt`` (MOTChallenge detections).
+
+Everything here is plain Python + numpy; every malformed input raises :class:`ReferKittiFormatError`
+naming the file (and line) and what is wrong.
+"""
+import json
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+#: The split of the Refer-KITTI paper (SPEC §5); used when ``data_root`` has no ``split.json``.
+REFER_KITTI_SPLIT = {
+    'train': ['0001', '0002', '0003', '0004', '0006', '0007', '0008', '0009', '0010', '0012',
+              '0014', '0015', '0016', '0018', '0020'],
+    'test': ['0005', '0011', '0013'],
+}
+
+IMAGE_DIR = osp.join('KITTI', 'training', 'image_02')
+LABEL_DIR = osp.join('KITTI', 'labels_with_ids', 'image_02')
+DETECTION_DIR = osp.join('KITTI', 'detections', 'image_02')
+EXPRESSION_DIR = 'expression'
+SPLIT_FILE = 'split.json'
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
+
+
+class ReferKittiFormatError(ValueError):
+    """A Refer-KITTI file is missing or malformed; the message names the file and the problem."""
+
+
+@dataclass
+class VideoAnnotation:
+    """Ground truth of one video.
+
+    Attributes:
+        name: video name, e.g. ``'0005'``.
+        img_paths: absolute image path per frame index (``img_paths[f]`` is frame ``f``).
+        img_size: ``(width, height)`` in pixels.
+        boxes: float array of shape (N, 7): ``frame, track_id, cls, x1, y1, x2, y2`` in pixels,
+            sorted by (frame, track_id).
+    """
+    name: str
+    img_paths: List[str]
+    img_size: Tuple[int, int]
+    boxes: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.img_paths)
+
+    def track_ids(self) -> List[int]:
+        return sorted(int(i) for i in np.unique(self.boxes[:, 1]))
+
+    def track(self, track_id: int) -> np.ndarray:
+        """Rows of one track, shape (L, 7), sorted by frame."""
+        return self.boxes[self.boxes[:, 1] == track_id]
+
+    def ids_at(self, frame: int) -> List[int]:
+        return [int(i) for i in self.boxes[self.boxes[:, 0] == frame, 1]]
+
+
+@dataclass
+class Expression:
+    """One referring expression of one video.
+
+    Attributes:
+        video: video name.
+        sentence: the free-text expression.
+        file: the JSON file it was read from.
+        label: frame index -> ids of the referred objects in that frame.
+        ignore: the JSON's ``ignore`` field, kept as read.
+    """
+    video: str
+    sentence: str
+    file: str
+    label: Dict[int, List[int]] = field(default_factory=dict)
+    ignore: list = field(default_factory=list)
+
+    def positives(self) -> set:
+        """``{(frame, track_id)}`` pairs for which the expression holds."""
+        return {(f, i) for f, ids in self.label.items() for i in ids}
+
+
+def sentence_to_filename(sentence: str) -> str:
+    """``'cars moving left'`` -> ``'cars-moving-left.json'`` (Refer-KITTI's naming)."""
+    return '-'.join(sentence.strip().split()) + '.json'
+
+
+def _list_frames(folder: str, exts: Sequence[str]) -> Dict[int, str]:
+    frames = {}
+    for name in os.listdir(folder):
+        stem, ext = osp.splitext(name)
+        if ext.lower() in exts and stem.isdigit():
+            frames[int(stem)] = osp.join(folder, name)
+    return frames
+
+
+def _image_size(path: str) -> Tuple[int, int]:
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+        raise ReferKittiFormatError(f'{path}: cannot read image ({exc})') from exc
+
+
+def parse_label_file(path: str, frame: int, img_size: Tuple[int, int]) -> np.ndarray:
+    """Read one ``labels_with_ids`` file.
+
+    Returns:
+        float array of shape (K, 7): ``frame, track_id, cls, x1, y1, x2, y2`` in pixels.
+    """
+    width, height = img_size
+    rows = []
+    seen = set()
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            where = f'{path}:{lineno}'
+            if len(parts) != 6:
+                raise ReferKittiFormatError(
+                    f'{where}: expected 6 fields "<cls> <track_id> <x1> <y1> <w> <h>", '
+                    f'got {len(parts)}: {line.strip()!r}')
+            try:
+                cls, tid = int(float(parts[0])), int(float(parts[1]))
+                x, y, w, h = (float(p) for p in parts[2:])
+            except ValueError:
+                raise ReferKittiFormatError(f'{where}: non-numeric field in {line.strip()!r}')
+            if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+                raise ReferKittiFormatError(f'{where}: box must have finite values and positive '
+                                            f'size, got x={x} y={y} w={w} h={h}')
+            if tid in seen:
+                raise ReferKittiFormatError(f'{where}: track id {tid} appears twice in one frame')
+            seen.add(tid)
+            rows.append([frame, tid, cls, x * width, y * height, (x + w) * width,
+                         (y + h) * height])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+
+
+def load_video_annotation(data_root: str, video: str) -> VideoAnnotation:
+    """Read the frames and per-frame labels of one video (see module docstring for the layout)."""
+    img_dir = osp.join(data_root, IMAGE_DIR, video)
+    label_dir = osp.join(data_root, LABEL_DIR, video)
+    for folder in (img_dir, label_dir):
+        if not osp.isdir(folder):
+            raise ReferKittiFormatError(f'{folder}: folder of video {video} does not exist')
+    images = _list_frames(img_dir, IMAGE_EXTS)
+    if not images:
+        raise ReferKittiFormatError(f'{img_dir}: no frames named <frame:06d>.png/.jpg')
+    num_frames = max(images) + 1
+    missing = [f for f in range(num_frames) if f not in images]
+    if missing:
+        raise ReferKittiFormatError(f'{img_dir}: missing image for frame(s) {missing[:10]}')
+    img_paths = [images[f] for f in range(num_frames)]
+    img_size = _image_size(img_paths[0])
+    labels = _list_frames(label_dir, ('.txt', ))
+    chunks = []
+    for frame in sorted(labels):
+        if frame not in images:
+            raise ReferKittiFormatError(
+                f'{labels[frame]}: labels for frame {frame} but image '
+                f'{osp.join(img_dir, f"{frame:06d}.png")} is missing')
+        chunks.append(parse_label_file(labels[frame], frame, img_size))
+    boxes = np.concatenate(chunks) if chunks else np.zeros((0, 7))
+    order = np.lexsort((boxes[:, 1], boxes[:, 0]))
+    return VideoAnnotation(video, img_paths, img_size, boxes[order])
+
+
+def parse_expression_file(path: str, video: str,
+                          annotation: Optional[VideoAnnotation] = None) -> Expression:
+    """Read one expression JSON and, given the video's labels, check that every referred id
+    exists in the labels of its frame."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ReferKittiFormatError(f'{path}: invalid JSON ({exc})') from exc
+    if not isinstance(data, dict) or 'label' not in data:
+        raise ReferKittiFormatError(f'{path}: expected an object with a "label" field')
+    sentence = data.get('sentence')
+    if not isinstance(sentence, str) or not sentence.strip():
+        sentence = osp.splitext(osp.basename(path))[0].replace('-', ' ')
+    if not isinstance(data['label'], dict):
+        raise ReferKittiFormatError(f'{path}: "label" must map frame -> list of track ids')
+    known = None
+    if annotation is not None:
+        known = {}
+        for frame, tid in annotation.boxes[:, :2].astype(int):
+            known.setdefault(int(frame), set()).add(int(tid))
+    label = {}
+    for key, ids in data['label'].items():
+        try:
+            frame = int(key)
+            ids = [int(i) for i in ids]
+        except (TypeError, ValueError):
+            raise ReferKittiFormatError(f'{path}: label entry {key!r}: {ids!r} is not '
+                                        '"<frame>": [track ids]')
+        if known is not None:
+            absent = sorted(set(ids) - known.get(frame, set()))
+            if absent:
+                raise ReferKittiFormatError(
+                    f'{path}: track id(s) {absent} at frame {frame} are absent from the labels '
+                    f'of video {video}')
+        if ids:
+            label[frame] = sorted(set(ids))
+    return Expression(video=video, sentence=sentence.strip(), file=path, label=label,
+                      ignore=list(data.get('ignore', [])))
+
+
+def load_expressions(data_root: str, video: str,
+                     annotation: Optional[VideoAnnotation] = None) -> List[Expression]:
+    """All expressions of one video, sorted by sentence."""
+    folder = osp.join(data_root, EXPRESSION_DIR, video)
+    if not osp.isdir(folder):
+        raise ReferKittiFormatError(f'{folder}: expression folder of video {video} does not exist')
+    files = sorted(n for n in os.listdir(folder) if n.endswith('.json'))
+    exprs = [parse_expression_file(osp.join(folder, n), video, annotation) for n in files]
+    return sorted(exprs, key=lambda e: e.sentence)
+
+
+def resolve_videos(data_root: str, split) -> List[str]:
+    """Video names for ``split``: a list of names is returned as is; ``'train'``/``'test'``
+    reads ``data_root/split.json`` and falls back to the Refer-KITTI paper split."""
+    if isinstance(split, (list, tuple)):
+        return [str(v) for v in split]
+    split_file = osp.join(data_root, SPLIT_FILE)
+    if osp.isfile(split_file):
+        with open(split_file) as f:
+            splits = json.load(f)
+        if split not in splits:
+            raise ReferKittiFormatError(f'{split_file}: has no split {split!r} '
+                                        f'(has {sorted(splits)})')
+        return [str(v) for v in splits[split]]
+    if split not in REFER_KITTI_SPLIT:
+        raise ReferKittiFormatError(f'unknown split {split!r}: give "train", "test" or a list '
+                                    f'of video names ({split_file} does not exist)')
+    return list(REFER_KITTI_SPLIT[split])
+
+
+def load_detections(path: str) -> np.ndarray:
+    """Read a MOTChallenge detection file ``frame,id,x,y,w,h,score[,cls,...]``.
+
+    Frames are 1-based in the file (MOTChallenge); the returned frames are 0-based image indices.
+
+    Returns:
+        float array of shape (N, 7): ``frame, x1, y1, x2, y2, score, cls`` (cls = -1 when absent).
+    """
+    rows = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = [p for p in line.replace(',', ' ').split()]
+            where = f'{path}:{lineno}'
+            if len(parts) < 7:
+                raise ReferKittiFormatError(f'{where}: expected at least 7 fields '
+                                            f'"frame,id,x,y,w,h,score", got {line!r}')
+            try:
+                vals = [float(p) for p in parts[:8]]
+            except ValueError:
+                raise ReferKittiFormatError(f'{where}: non-numeric field in {line!r}')
+            frame, _, x, y, w, h, score = vals[:7]
+            cls = vals[7] if len(vals) > 7 else -1
+            if frame < 1 or frame != int(frame):
+                raise ReferKittiFormatError(f'{where}: frame must be a 1-based integer, got {frame}')
+            if not all(np.isfinite([x, y, w, h, score])) or w <= 0 or h <= 0:
+                raise ReferKittiFormatError(f'{where}: box must be finite with positive size, '
+                                            f'got {line!r}')
+            rows.append([frame - 1, x, y, x + w, y + h, score, cls])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 7)

@@ -1,0 +1,4 @@
+from .config import load_runner_config
+from .setup_env import register_all_modules
+
+__all__ = ['register_all_modules', 'load_runner_config']

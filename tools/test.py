@@ -1,0 +1,66 @@
+"""Evaluate a trained model with mmengine's Runner.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
+                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+
+A checkpoint that does not exist or does not fit the model is an error.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from ikun_mm.utils import load_runner_config, register_all_modules
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) an ikun_mm model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and evaluation results')
+    parser.add_argument('--out', help='dump raw predictions to this pickle file')
+    parser.add_argument('--show-dir', help='draw the predictions into this folder (inside the '
+                        'work dir) through the visualization hook, when the config has one')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, "key=value" pairs')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args) -> Config:
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+    cfg = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        vis_hook = cfg.get('default_hooks', {}).get('visualization')
+        if vis_hook is None:
+            raise SystemExit('--show-dir needs a "visualization" hook in default_hooks')
+        vis_hook['draw'] = True
+        vis_hook['test_out_dir'] = args.show_dir
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise SystemExit('--out must be a .pkl file')
+        cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
+            cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
+        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    cfg = build_config(args)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
