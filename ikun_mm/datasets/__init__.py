@@ -7,3 +7,4 @@ __all__ = [
     'ReferKittiDataset', 'Expression', 'ReferKittiFormatError', 'VideoAnnotation',
     'load_detections', 'load_expressions', 'load_video_annotation', 'resolve_videos'
 ]
+from .refer_kitti_windows import ReferKittiWindowDataset  # noqa: F401,E402

@@ -1,1 +1,2 @@
 
+from .referring import *  # noqa: F401,F403
