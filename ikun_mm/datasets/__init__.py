@@ -8,3 +8,4 @@ __all__ = [
     'load_detections', 'load_expressions', 'load_video_annotation', 'resolve_videos'
 ]
 from .track_sequences import TrackSequenceDataset  # noqa: F401
+from .refer_kitti_windows import ReferKittiWindowDataset  # noqa: F401,E402

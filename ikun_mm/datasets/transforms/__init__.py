@@ -1,1 +1,5 @@
+from .ikun_transforms import (CLIP_MEAN, CLIP_STD, CropLocalGlobal, LoadTrackWindowFrames,
+                              PackIKUNInputs, local_and_global, pad_to_square)
 
+__all__ = ['CLIP_MEAN', 'CLIP_STD', 'CropLocalGlobal', 'LoadTrackWindowFrames', 'PackIKUNInputs',
+           'local_and_global', 'pad_to_square']
