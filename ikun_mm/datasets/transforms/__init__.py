@@ -3,3 +3,4 @@ from .ikun_transforms import (CLIP_MEAN, CLIP_STD, CropLocalGlobal, LoadTrackWin
 
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'CropLocalGlobal', 'LoadTrackWindowFrames', 'PackIKUNInputs',
            'local_and_global', 'pad_to_square']
+from .referring_transforms import PackReferringVideo  # noqa: F401,E402

@@ -15,3 +15,5 @@ __all__ = [
     'LocalGlobalFusion', 'CosineFocalLoss', 'cosine_focal_loss', 'SimilarityCalibration',
     'pseudo_frequency', 'positive_box_shares', 'score_tracks', 'TrackScores'
 ]
+from .referring_tracker import (ReferringTracker, referred_rows,  # noqa: F401,E402
+                                tracks_from_rows)
