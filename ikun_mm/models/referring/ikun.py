@@ -104,19 +104,19 @@ class IKUN(BaseModel):
         loc, glo = self.visual_encoder(local.flatten(0, 1), glob.flatten(0, 1))
         return loc.unflatten(0, (b, t)), glo.unflatten(0, (b, t))
 
-    def unify_and_score(self, local: torch.Tensor, glob: torch.Tensor,
-                        text: TextFeatures) -> torch.Tensor:
-        """KUM, fusion, pooling and cosine score of M aligned (window, expression) pairs.
+    def unify(self, local: torch.Tensor, glob: Optional[torch.Tensor],
+              text: TextFeatures) -> torch.Tensor:
+        """KUM, fusion and pooling of M aligned (window, expression) pairs.
 
         Args:
             local: Tensor of shape (M, T, N_local, C); row m is paired with text row m.
-            glob: Tensor of shape (M, T, N_global, C); with a post-fusion KUM this may instead
-                be ``None`` when ``local`` already holds the fused tokens (see
-                :meth:`score_windows`).
+            glob: Tensor of shape (M, T, N_global, C); ``None`` when ``local`` already holds
+                the fused tokens (post-fusion KUMs only, see :meth:`score_windows`).
             text: TextFeatures with M rows.
 
         Returns:
-            Tensor of shape (M,): cosine similarity in [-1, 1].
+            Tensor of shape (M, D): the text-conditioned visual feature of each pair (mean over
+            tokens and frames, then Linear C→D).
         """
         m, t = local.shape[:2]
         text_t = text.index(torch.arange(m, device=local.device).repeat_interleave(t))
@@ -125,10 +125,18 @@ class IKUN(BaseModel):
             glo = glob.flatten(0, 1)
             loc, glo = self.kum.pre_fusion(loc, glo, text_t)
             loc = self.fusion(loc, glo)
+        elif self.kum.conditions_before_fusion:
+            raise ValueError(f'{type(self.kum).__name__} conditions the tokens before the '
+                             'fusion: give the unfused global tokens')
         fused = self.kum.post_fusion(loc, text_t)  # (M*T, N, C)
-        visual = self.visual_proj(fused.mean(dim=1).unflatten(0, (m, t)).mean(dim=1))
+        return self.visual_proj(fused.mean(dim=1).unflatten(0, (m, t)).mean(dim=1))
+
+    def unify_and_score(self, local: torch.Tensor, glob: Optional[torch.Tensor],
+                        text: TextFeatures) -> torch.Tensor:
+        """:meth:`unify` then the cosine with the sentence embedding: Tensor of shape (M,)
+        in [-1, 1]."""
         sentence = self.text_head(text.sentence)
-        return F.cosine_similarity(visual, sentence, dim=-1)
+        return F.cosine_similarity(self.unify(local, glob, text), sentence, dim=-1)
 
     # ------------------------------------------------------------------ the two paths
     def forward_pairs(self, local: torch.Tensor, glob: torch.Tensor,

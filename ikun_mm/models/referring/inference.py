@@ -57,9 +57,9 @@ def _as_track_array(track_id, boxes) -> np.ndarray:
     frames = arr[:, 0]
     if np.any(frames != np.round(frames)) or np.any(frames < 0):
         raise ValueError(f'track {track_id}: frame indices must be non-negative integers')
-    if np.any(np.diff(frames) == 0):
-        raise ValueError(f'track {track_id}: frame {int(frames[np.diff(frames) == 0][0])} '
-                         'appears twice')
+    dup = np.nonzero(np.diff(frames) == 0)[0]
+    if dup.size:
+        raise ValueError(f'track {track_id}: frame {int(frames[dup[0]])} appears twice')
     return arr[:, :5]
 
 
