@@ -32,7 +32,8 @@ test_dataloader = dict(
     dataset=dict(type='ReferKittiDataset', data_root=data_root, split='test',
                  pipeline=[dict(type='PackReferringVideo')]))
 # `out_dir` keeps the files in TrackEval's layout; tools/test.py points it into the work dir.
-test_evaluator = dict(_delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)
+test_evaluator = dict(
+    _delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)
 test_cfg = dict(type='TestLoop')
 
 # Referring configs only test; training belongs to the iKUN and NKF configs.

@@ -52,3 +52,25 @@ def _replace_root(node, old: str, new: str):
                 node[key] = new.rstrip('/') + '/' + value[len(old_dir):]
         elif isinstance(value, (dict, list)):
             _replace_root(value, old, new)
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on a machine without CUDA (gloo backend, CPU DDP).
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, so on CPU the
+    process group is initialised here (from torchrun's environment) before the Runner is built;
+    the Runner then finds it initialised and skips its own. DDP wraps a CPU module with
+    ``device_ids=None``. Does nothing when CUDA is available or the launcher is not
+    ``pytorch``.
+    """
+    import torch
+    import torch.distributed as dist
+    if cfg.get('launcher') != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
