@@ -180,8 +180,9 @@ class ReferringTracker(TrackingByDetection):
 
     # -- inference --------------------------------------------------------------------------
     def track_rows(self, num_frames: int, img_size, video: str = '',
-                   img_paths: Optional[Sequence[str]] = None) -> np.ndarray:
-        """Run detector + tracker over a video.
+                   img_paths: Optional[Sequence[str]] = None,
+                   progress: bool = False) -> np.ndarray:
+        """Run detector + tracker over a video (with a progress bar when ``progress``).
 
         Returns:
             array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
@@ -189,7 +190,11 @@ class ReferringTracker(TrackingByDetection):
         from mmdet.structures import DetDataSample
         width, height = img_size
         rows = []
-        for f in range(num_frames):
+        frames = range(num_frames)
+        if progress:
+            from tqdm import tqdm
+            frames = tqdm(frames, desc=f'tracking {video}'.strip(), unit='frame')
+        for f in frames:
             meta = dict(frame_id=f, video=video, img_shape=(height, width),
                         ori_shape=(height, width), scale_factor=(1.0, 1.0))
             if img_paths is not None:
@@ -231,7 +236,8 @@ class ReferringTracker(TrackingByDetection):
 
     @torch.no_grad()
     def refer_video(self, img_paths: Sequence[str], expressions: Sequence[str],
-                    img_size=None, video: str = '') -> Dict[str, np.ndarray]:
+                    img_size=None, video: str = '',
+                    progress: bool = False) -> Dict[str, np.ndarray]:
         """Offline referring tracking of one video.
 
         Args:
@@ -239,13 +245,14 @@ class ReferringTracker(TrackingByDetection):
             expressions: free-text expressions.
             img_size: (W, H); read from the first frame when None.
             video: video name (used by ``DetectionsFromFile(det_dir=...)``).
+            progress: show a progress bar while tracking.
 
         Returns:
             ``{expression: array (M, 7) frame (0-based), id, x1, y1, x2, y2, score}``.
         """
         if img_size is None:
             img_size = _frame_size(img_paths[0])
-        rows = self.track_rows(len(img_paths), img_size, video, img_paths)
+        rows = self.track_rows(len(img_paths), img_size, video, img_paths, progress)
         referred = self.refer(img_paths, tracks_from_rows(rows), list(expressions))
         return dict(zip(expressions, referred))
 
