@@ -14,7 +14,8 @@ from .refer_kitti_io import (DETECTION_DIR, ReferKittiFormatError, load_detectio
 def xyxy_to_xyah_np(boxes: np.ndarray) -> np.ndarray:
     """``(x1, y1, x2, y2)`` -> ``(cx, cy, a, h)`` for arrays of shape (..., 4)."""
     w, h = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
-    return np.stack([boxes[..., 0] + w / 2, boxes[..., 1] + h / 2, w / h, h], axis=-1)
+    ratio = w / np.where(h != 0, h, 1.)  # empty placeholder rows stay finite
+    return np.stack([boxes[..., 0] + w / 2, boxes[..., 1] + h / 2, ratio, h], axis=-1)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
