@@ -1,7 +1,7 @@
 # Small CPU variant of ikun_cascade_refer_kitti.py for the generated mini Refer-KITTI
 # (`python tools/data/generate_refer_kitti.py --out data/mini_refer_kitti --seed 0`):
 # TinyConvBackbone on local 64 / global 128 inputs, a 4-layer 128-wide CLIP text tower (random,
-# frozen), balanced expression sampling, 30 epochs of AdamW 1e-3. Trains in a few minutes on 2
+# frozen), balanced expression sampling, 60 epochs of AdamW 1e-3. Trains in a few minutes on 2
 # CPU cores.
 _base_ = [
     '../_base_/models/ikun.py', '../_base_/datasets/refer_kitti_ikun.py',
@@ -38,8 +38,8 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 30
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+max_epochs = 60
+train_cfg = dict(max_epochs=max_epochs, val_interval=20)
 optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0.0, begin=0, end=max_epochs,

@@ -11,8 +11,8 @@ from mmengine.dataset import BaseDataset
 from ikun_mm.registry import DATASETS
 from .refer_kitti_io import (Expression, VideoAnnotation, load_expressions,
                              load_video_annotation, resolve_videos)
-from .track_windows import (STRIDE, WINDOW, split_at_gaps, test_frame_positions,
-                            track_windows, train_frame_positions)
+from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
+                            track_windows, training_frame_positions)
 
 
 @DATASETS.register_module()
@@ -115,7 +115,7 @@ class ReferKittiWindowDataset(BaseDataset):
                    for s in range(max(1, len(run) - self.window + 1))]
         run, start = windows[np.random.randint(len(windows))]
         win = run[start:start + self.window]
-        pos = train_frame_positions(len(win), np.random.default_rng(np.random.randint(2**31)))
+        pos = training_frame_positions(len(win), np.random.default_rng(np.random.randint(2**31)))
         frames = [int(win[p]) for p in pos]
         ref = frames[-1]
         holds = self.holds(info['video'], info['track_id'], ref)
@@ -130,16 +130,17 @@ class ReferKittiWindowDataset(BaseDataset):
 
     def _sample_test(self, info: dict) -> dict:
         win = info['window']
-        frames = [int(win[p]) for p in test_frame_positions(len(win))]
+        frames = [int(win[p]) for p in inference_frame_positions(len(win))]
         ref = frames[-1]
         holds = self.holds(info['video'], info['track_id'], ref)
-        return dict(frames=frames, ref_frame=ref, sentences=self.sentences(info['video']),
-                    labels=holds.astype(np.float32))
+        return dict(window=list(win), frames=frames, ref_frame=ref,
+                    sentences=self.sentences(info['video']), labels=holds.astype(np.float32))
 
     def prepare_data(self, idx: int) -> dict:
         info = self.get_data_info(idx)
         sample = self._sample_test(info) if self.test_mode else self._sample_train(info)
         ann = self.videos[info['video']][0]
+        info.pop('window', None)
         results = dict(video=info['video'], track_id=int(info['track_id']),
                        img_paths=[ann.img_paths[f] for f in sample['frames']],
                        boxes=np.stack([info['boxes'][f] for f in sample['frames']]), **sample)

@@ -4,8 +4,8 @@ dataset, the validation dataset and the inference API.
 A track is first split into runs of consecutive frames (``split_at_gaps``); each run is cut into
 windows of up to ``window`` frames with stride ``stride``, the last window aligned to the run's
 end (``window_starts``); from each window two frames are sampled: at test time its frames 0 and
-``len // 2`` (``test_frame_positions``), during training one random frame from each half
-(``train_frame_positions``).
+``len // 2`` (``inference_frame_positions``), during training one random frame from each half
+(``training_frame_positions``).
 """
 from typing import List, Sequence, Tuple
 
@@ -66,14 +66,14 @@ def track_windows(frames: Sequence[int], window: int = WINDOW,
     return out
 
 
-def test_frame_positions(length: int) -> Tuple[int, int]:
+def inference_frame_positions(length: int) -> Tuple[int, int]:
     """Positions (within a window of ``length`` frames) of the two test frames: 0 and len//2."""
     if length < 1:
         raise ValueError(f'a window must hold at least one frame, got {length}')
     return 0, length // 2
 
 
-def train_frame_positions(length: int, rng: np.random.Generator) -> Tuple[int, int]:
+def training_frame_positions(length: int, rng: np.random.Generator) -> Tuple[int, int]:
     """One random position from each half of a window of ``length`` frames (first half
     ``[0, length // 2)``, second half ``[length // 2, length)``; a 1-frame window gives (0, 0))."""
     if length < 1:

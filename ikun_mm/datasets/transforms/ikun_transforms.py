@@ -90,18 +90,18 @@ def local_and_global(frame: np.ndarray, box: Sequence[float], local_size: int,
 class LoadTrackWindowFrames(BaseTransform):
     """Read the sampled frames of a track window.
 
-    Required keys: ``img_paths`` (list of T paths). Added: ``frames`` (list of T RGB uint8
+    Required keys: ``img_paths`` (list of T paths). Added: ``imgs`` (list of T RGB uint8
     arrays (H, W, 3)). A frame that cannot be read raises naming the file.
     """
 
     def transform(self, results: dict) -> dict:
-        frames = []
+        imgs = []
         for path in results['img_paths']:
             img = cv2.imread(path, cv2.IMREAD_COLOR)
             if img is None:
                 raise FileNotFoundError(f'{path}: cannot read image')
-            frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        results['frames'] = frames
+            imgs.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        results['imgs'] = imgs
         return results
 
 
@@ -109,9 +109,9 @@ class LoadTrackWindowFrames(BaseTransform):
 class CropLocalGlobal(BaseTransform):
     """Make the local (box crop) and global (full frame) inputs of every sampled frame.
 
-    Required keys: ``frames`` (T RGB arrays), ``boxes`` (array (T, 4) x1, y1, x2, y2 in pixels).
+    Required keys: ``imgs`` (T RGB arrays), ``boxes`` (array (T, 4) x1, y1, x2, y2 in pixels).
     Added: ``local_imgs`` (T, local_size, local_size, 3) and ``global_imgs``
-    (T, global_size, global_size, 3), uint8 RGB. ``frames`` is dropped.
+    (T, global_size, global_size, 3), uint8 RGB. ``imgs`` is dropped.
 
     Args:
         local_size: side of the local input (paper: 224).
@@ -127,10 +127,10 @@ class CropLocalGlobal(BaseTransform):
         self.rrc = None if random_resized_crop is None else dict(random_resized_crop)
 
     def transform(self, results: dict) -> dict:
-        frames = results.pop('frames')
-        boxes = np.asarray(results['boxes'], dtype=np.float64).reshape(len(frames), -1)
-        pairs = [local_and_global(f, b, self.local_size, self.global_size, self.rrc)
-                 for f, b in zip(frames, boxes)]
+        imgs = results.pop('imgs')
+        boxes = np.asarray(results['boxes'], dtype=np.float64).reshape(len(imgs), -1)
+        pairs = [local_and_global(img, b, self.local_size, self.global_size, self.rrc)
+                 for img, b in zip(imgs, boxes)]
         results['local_imgs'] = np.stack([p[0] for p in pairs])
         results['global_imgs'] = np.stack([p[1] for p in pairs])
         return results

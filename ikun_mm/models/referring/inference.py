@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import torch
 
-from ikun_mm.datasets.track_windows import STRIDE, WINDOW, test_frame_positions, track_windows
+from ikun_mm.datasets.track_windows import STRIDE, WINDOW, inference_frame_positions, track_windows
 from ikun_mm.datasets.transforms.ikun_transforms import local_and_global
 
 #: One frame: a path to an image file (read with OpenCV), or an RGB uint8 array (H, W, 3).
@@ -96,7 +96,7 @@ def _window_inputs(model, read: _FrameCache, track: np.ndarray,
     """Normalised local/global inputs of one window: Tensors (T, 3, h, w), (T, 3, H, W)."""
     rows = {int(r[0]): r[1:5] for r in track}
     locs, glos = [], []
-    for p in test_frame_positions(len(window)):
+    for p in inference_frame_positions(len(window)):
         f = int(window[p])
         loc, glo = local_and_global(read(f), rows[f], model.local_size, model.global_size)
         locs.append(loc)
