@@ -1,1 +1,4 @@
 
+from .backbones import *  # noqa: F401,F403
+from .mot import *  # noqa: F401,F403
+from .trackers import *  # noqa: F401,F403

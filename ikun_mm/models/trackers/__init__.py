@@ -1,0 +1,3 @@
+from .jde_tracker import JDETracker
+
+__all__ = ['JDETracker']
