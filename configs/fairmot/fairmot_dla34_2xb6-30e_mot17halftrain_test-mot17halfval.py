@@ -28,7 +28,7 @@ train_pipeline = [
             dict(type='LoadTrackAnnotations'),
             dict(type='RandomResize', scale=img_scale, ratio_range=(0.5, 1.2), keep_ratio=True),
             dict(type='RandomCrop', crop_size=(img_scale[1], img_scale[0]),
-                 bbox_clip_border=True),
+                 bbox_clip_border=True, allow_negative_crop=True),
             dict(type='YOLOXHSVRandomAug'),
             dict(type='RandomFlip', prob=0.5),
         ]),

@@ -19,6 +19,7 @@ model = dict(
         embed_channels=128,
         stride=4,
         min_overlap=0.7,
+        radius_formula='centernet',
         loss_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0),
         loss_ltrb=dict(type='L1Loss', loss_weight=0.1),
         loss_offset=dict(type='L1Loss', loss_weight=1.0),

@@ -54,6 +54,7 @@ class FairMOTHead(BaseModule):
         embed_channels: re-ID embedding size (FairMOT: 128).
         stride: input pixels per map cell.
         min_overlap: IoU guaranteed by the Gaussian radius (see ``fairmot_targets``).
+        radius_formula: ``'centernet'`` (FairMOT's) or ``'corrected'`` (mmdet's).
         loss_heatmap, loss_ltrb, loss_offset: mmdet loss configs.
         s_det_init, s_id_init: initial task uncertainties.
         test_cfg: ``topk`` (max detections per image, FairMOT: 500) and ``score_thr`` (detections
@@ -68,6 +69,7 @@ class FairMOTHead(BaseModule):
                  embed_channels: int = 128,
                  stride: int = 4,
                  min_overlap: float = 0.7,
+                 radius_formula: str = 'centernet',
                  loss_heatmap: dict = dict(type='GaussianFocalLoss', loss_weight=1.0),
                  loss_ltrb: dict = dict(type='L1Loss', loss_weight=0.1),
                  loss_offset: dict = dict(type='L1Loss', loss_weight=1.0),
@@ -83,6 +85,7 @@ class FairMOTHead(BaseModule):
         self.num_classes = num_classes
         self.stride = stride
         self.min_overlap = min_overlap
+        self.radius_formula = radius_formula
         self.heatmap = _branch(in_channels, feat_channels, num_classes)
         self.ltrb = _branch(in_channels, feat_channels, 4)
         self.offset = _branch(in_channels, feat_channels, 2)
@@ -128,7 +131,8 @@ class FairMOTHead(BaseModule):
         heatmap, ltrb, offset, embed = self(feat)
         targets = [
             build_centre_targets(g.bboxes, g.labels, g.instances_ids, heatmap.shape[-2:],
-                                 self.num_classes, self.stride, self.min_overlap)
+                                 self.num_classes, self.stride, self.min_overlap,
+                                 self.radius_formula)
             for g in gt_instances
         ]
         hm_target = torch.stack([t.heatmap for t in targets]).to(heatmap)

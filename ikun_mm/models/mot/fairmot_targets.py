@@ -10,10 +10,12 @@ on the map, the integer centre ``ci = floor(c)`` is its one positive location, t
 ``c - ci`` and the box target is the distances from ``c`` to the four sides (left, top, right,
 bottom), in map cells.
 
-Deliberate difference from the original code: the Gaussian radius comes from mmdet's
-:func:`~mmdet.models.utils.gaussian_radius` (the corrected CornerNet solution that mmdet's
-``CenterNetHead`` uses), not from the uncorrected formula in the CenterNet/FairMOT code, which gives
-larger radii for the same ``min_overlap``. ``min_overlap`` defaults to FairMOT's 0.7.
+The Gaussian radius follows the CenterNet code that FairMOT uses (``formula='centernet'``, see
+:func:`heatmap_radius`); ``formula='corrected'`` uses mmdet's
+:func:`~mmdet.models.utils.gaussian_radius` (the corrected CornerNet solution of mmdet's
+``CenterNetHead``), which gives smaller radii for the same ``min_overlap`` (radius 0, a single
+peak, for most objects of a few cells). The Gaussian itself is drawn by mmdet's
+:func:`~mmdet.models.utils.gen_gaussian_target` (sigma = diameter / 6).
 """
 import math
 from dataclasses import dataclass
@@ -46,10 +48,23 @@ class CentreTargets:
     labels: Tensor
 
 
-def heatmap_radius(height: float, width: float, min_overlap: float = 0.7) -> int:
-    """Gaussian radius (in cells) of an object of ``height`` x ``width`` cells: the CenterNet
-    radius within which a corner shift keeps IoU >= ``min_overlap``, floored, at least 0."""
-    return max(0, int(gaussian_radius((math.ceil(height), math.ceil(width)), min_overlap)))
+def heatmap_radius(height: float, width: float, min_overlap: float = 0.7,
+                   formula: str = 'centernet') -> int:
+    """Gaussian radius (in cells) of an object of ``height`` x ``width`` cells, floored, >= 0.
+
+    ``'centernet'``: the radius of the CenterNet/FairMOT code, the smallest of the three
+    CornerNet cases with each root computed as ``(b + sqrt(b^2 - 4ac)) / 2``. ``'corrected'``:
+    mmdet's :func:`~mmdet.models.utils.gaussian_radius` (roots divided by ``2a``).
+    """
+    h, w, m = math.ceil(height), math.ceil(width), min_overlap
+    if formula == 'corrected':
+        return max(0, int(gaussian_radius((h, w), m)))
+    if formula != 'centernet':
+        raise ValueError(f"formula must be 'centernet' or 'corrected', got {formula!r}")
+    cases = ((1.0, h + w, w * h * (1 - m) / (1 + m)), (4.0, 2 * (h + w), (1 - m) * w * h),
+             (4 * m, -2 * m * (h + w), (m - 1) * w * h))
+    radius = min((b + math.sqrt(b * b - 4 * a * c)) / 2 for a, b, c in cases)
+    return max(0, int(radius))
 
 
 def build_centre_targets(bboxes: Tensor,
@@ -58,7 +73,8 @@ def build_centre_targets(bboxes: Tensor,
                          feat_shape: Tuple[int, int],
                          num_classes: int,
                          stride: int = 4,
-                         min_overlap: float = 0.7) -> CentreTargets:
+                         min_overlap: float = 0.7,
+                         radius_formula: str = 'centernet') -> CentreTargets:
     """CenterNet/FairMOT targets of one image.
 
     Boxes are clipped to the map; boxes left with no area are dropped. When two objects share an
@@ -72,6 +88,7 @@ def build_centre_targets(bboxes: Tensor,
         num_classes: channels of the heatmap.
         stride: input pixels per map cell.
         min_overlap: IoU the Gaussian radius guarantees (see :func:`heatmap_radius`).
+        radius_formula: ``'centernet'`` or ``'corrected'`` (see :func:`heatmap_radius`).
 
     Returns:
         :class:`CentreTargets` on the device of ``bboxes``.
@@ -93,7 +110,8 @@ def build_centre_targets(bboxes: Tensor,
     centres_f = torch.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
     centres = centres_f.floor().long()
     for k in range(len(boxes)):
-        radius = heatmap_radius(float(box_h[k]), float(box_w[k]), min_overlap)
+        radius = heatmap_radius(float(box_h[k]), float(box_w[k]), min_overlap,
+                                radius_formula)
         gen_gaussian_target(heatmap[labels[k]], [int(centres[k, 0]), int(centres[k, 1])], radius)
     ltrb = torch.stack([centres_f[:, 0] - boxes[:, 0], centres_f[:, 1] - boxes[:, 1],
                         boxes[:, 2] - centres_f[:, 0], boxes[:, 3] - centres_f[:, 1]], 1)
