@@ -156,6 +156,9 @@ class ReferringTracker(TrackingByDetection):
             for key in own:
                 state_dict[f'{prefix}referrer.{key[len(prefix):]}'] = state_dict.pop(key)
         referrer = f'{prefix}referrer.'
+        if getattr(self.referrer, 'calibration', None) is None:
+            for key in [k for k in state_dict if k.startswith(f'{referrer}calibration.')]:
+                state_dict.pop(key)  # fitted a, b of a config without calibration: unused
         if any(k.startswith(referrer) for k in state_dict):
             for key, value in self.state_dict(prefix=prefix).items():
                 if not key.startswith(referrer) or key.startswith(f'{referrer}calibration.'):
@@ -169,6 +172,8 @@ class ReferringTracker(TrackingByDetection):
             raise RuntimeError(f'{path}: not a checkpoint (no state_dict)')
         state = {k[len('referrer.'):] if k.startswith('referrer.') else k: v
                  for k, v in state.items()}
+        if getattr(self.referrer, 'calibration', None) is None:
+            state = {k: v for k, v in state.items() if not k.startswith('calibration.')}
         for key, value in self.referrer.state_dict().items():
             if key.startswith('calibration.'):
                 state.setdefault(key, value)  # a checkpoint without calibration keeps the cfg's
