@@ -7,7 +7,7 @@ global_size = 64
 
 model = dict(
     visual_encoder=dict(
-        backbone=dict(channels=(8, 8, 16, 16, 32)),
+        backbone=dict(channels=(8, 8, 16, 16, 32), strides=(2, 2, 2, 2, 2)),
         local_size=local_size,
         global_size=global_size),
     text_encoder=dict(text_cfg=dict(width=32, heads=2, layers=1, context_length=16), embed_dim=32))

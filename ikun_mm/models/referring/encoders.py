@@ -19,6 +19,7 @@ import os
 import os.path as osp
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
@@ -153,30 +154,34 @@ class CLIPResNetBackbone(BaseModule):
 
 @MODELS.register_module()
 class TinyConvBackbone(BaseModule):
-    """Five stride-2 3×3 conv-BN-ReLU stages (stride 32): a few-thousand-parameter stand-in for
-    the CLIP ResNet in CPU tests and the mini configs.
+    """Five 3×3 conv-BN-ReLU stages: a small stand-in for the CLIP ResNet in CPU tests and the
+    mini configs.
 
-    Input: Tensor of shape (N, 3, S, S). Output: Tensor of shape (N, channels[-1], S/32, S/32).
+    Input: Tensor of shape (N, 3, S, S). Output: Tensor of shape
+    (N, channels[-1], S/stride, S/stride) with ``stride`` the product of ``strides``.
 
     Args:
         channels: output channels of the five stages.
+        strides: stride of each stage (default all 2: stride 32 like the ResNet; a last stride
+            of 1 gives stride 16 and four times the tokens).
         pretrained: local checkpoint of this backbone; ``None``: random init with one warning.
     """
 
-    stride = 32
-
     def __init__(self, channels: Sequence[int] = (16, 32, 64, 128, 128),
-                 pretrained: Optional[str] = None, init_cfg: Optional[dict] = None) -> None:
+                 strides: Sequence[int] = (2, 2, 2, 2, 2), pretrained: Optional[str] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if len(channels) != 5:
-            raise ValueError(f'channels must list 5 stages (stride 32), got {list(channels)}')
+        if len(channels) != 5 or len(strides) != 5:
+            raise ValueError(f'channels and strides must list 5 stages, got {list(channels)} '
+                             f'and {list(strides)}')
         stages, cin = [], 3
-        for cout in channels:
-            stages += [nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout),
+        for cout, stride in zip(channels, strides):
+            stages += [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
                        nn.ReLU(inplace=True)]
             cin = cout
         self.layers = nn.Sequential(*stages)
         self.out_channels = int(channels[-1])
+        self.stride = int(np.prod(strides))
         if pretrained is None:
             _warn_random_init(type(self).__name__)
         else:
@@ -191,9 +196,11 @@ class IKUNVisualEncoder(BaseModule):
     """Backbone on the local crops and the global frames, plus learned positional terms.
 
     Args:
-        backbone: config of a stride-32 backbone with attribute ``out_channels``.
-        local_size: side of the local input (paper 224 -> 7×7 tokens); multiple of 32.
-        global_size: side of the global input (paper 672 -> 21×21 tokens); multiple of 32.
+        backbone: config of a backbone with attributes ``out_channels`` and ``stride`` (32 for
+            the CLIP ResNet).
+        local_size: side of the local input (paper 224 -> 7×7 tokens); multiple of the stride.
+        global_size: side of the global input (paper 672 -> 21×21 tokens); multiple of the
+            stride.
     """
 
     def __init__(self, backbone: dict = dict(type='CLIPResNetBackbone'), local_size: int = 224,
@@ -221,7 +228,8 @@ class IKUNVisualEncoder(BaseModule):
                 glob: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Args: local Tensor (N, 3, h, h), glob Tensor (N, 3, H, H).
 
-        Returns: local tokens Tensor (N, (h/32)², C) and global tokens Tensor (N, (H/32)², C).
+        Returns: local tokens Tensor (N, (h/s)², C) and global tokens Tensor (N, (H/s)², C),
+        s = the backbone's stride.
         """
         loc = self._tokens(self.backbone(local)) + self.local_pos
         glo = self._tokens(self.backbone(glob)) + self.global_pos
@@ -288,7 +296,9 @@ class CLIPTextEncoder(FrozenTextEncoder):
             raise ValueError(f'unknown open_clip model {model_name!r}')
         tcfg = dict(cfg['text_cfg'])
         tcfg.update(text_cfg or {})
-        tcfg['output_tokens'] = True
+        if tcfg.get('embed_cls') or tcfg.get('no_causal_mask') or tcfg.get('hf_model_name'):
+            raise ValueError('CLIPTextEncoder supports causal CLIP text towers without a class '
+                             f'token; got text_cfg {tcfg}')
         self.tower = _build_text_tower(embed_dim or cfg['embed_dim'], tcfg,
                                        quick_gelu=quick_gelu)
         self.tokenizer = open_clip.get_tokenizer(model_name)
@@ -314,14 +324,21 @@ class CLIPTextEncoder(FrozenTextEncoder):
         return proj(x) if isinstance(proj, nn.Module) else x @ proj
 
     def encode(self, sentences: List[str]) -> TextFeatures:
-        device = self.tower.positional_embedding.device
+        tower = self.tower
+        device = tower.positional_embedding.device
         ids = self.tokenizer(sentences, context_length=self.context_length).to(device)
-        pooled, tokens = self.tower(ids)  # (E, D), (E, 77, width) after ln_final
-        tokens = self._project(tokens[:, :self.num_tokens])
-        eot = ids.argmax(dim=-1)
+        eot = ids.argmax(dim=-1)  # the EOT token has the largest id
+        # Causal attention: a position never sees later ones, so running the transformer on
+        # the first max(EOT)+1 positions gives exactly the features of the full context.
+        length = min(max(int(eot.max()) + 1, self.num_tokens), ids.shape[1])
+        x = tower.token_embedding(ids[:, :length]) + tower.positional_embedding[:length]
+        mask = None if tower.attn_mask is None else tower.attn_mask[:length, :length]
+        x = tower.ln_final(tower.transformer(x, attn_mask=mask))
+        pooled = self._project(x[torch.arange(len(ids), device=device), eot])
+        tokens = self._project(x[:, :self.num_tokens])
         pos = torch.arange(self.num_tokens, device=device)
-        mask = pos[None] <= eot[:, None]
-        return TextFeatures(tokens.float(), mask, pooled.float())
+        valid = pos[None] <= eot[:, None]
+        return TextFeatures(tokens.float(), valid, pooled.float())
 
 
 @MODELS.register_module()

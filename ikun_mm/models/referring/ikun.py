@@ -15,7 +15,9 @@ Two ways to run it, with identical maths:
 * :meth:`IKUN.score_windows` — the fast path: the visual encoder runs once per window (it does
   not depend on the text), then KUM, fusion and head run for all expressions in one batch.
 
-Training (:meth:`loss`) and validation (:meth:`predict`) use the fast path's code.
+Both run :meth:`IKUN.score_pairs`: given W windows, E expressions and M (window, expression)
+pairs it computes the text-only parts once per expression, the window-only parts once per window
+and only the rest per pair. Training (:meth:`loss`) and validation (:meth:`predict`) use it too.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -104,39 +106,55 @@ class IKUN(BaseModel):
         loc, glo = self.visual_encoder(local.flatten(0, 1), glob.flatten(0, 1))
         return loc.unflatten(0, (b, t)), glo.unflatten(0, (b, t))
 
-    def unify(self, local: torch.Tensor, glob: Optional[torch.Tensor],
-              text: TextFeatures) -> torch.Tensor:
-        """KUM, fusion and pooling of M aligned (window, expression) pairs.
+    def unify_pairs(self, local: torch.Tensor, glob: Optional[torch.Tensor],
+                    text: TextFeatures, win_idx: torch.Tensor,
+                    expr_idx: torch.Tensor) -> torch.Tensor:
+        """KUM, fusion and pooling of M (window, expression) pairs.
 
         Args:
-            local: Tensor of shape (M, T, N_local, C); row m is paired with text row m.
-            glob: Tensor of shape (M, T, N_global, C); ``None`` when ``local`` already holds
-                the fused tokens (post-fusion KUMs only, see :meth:`score_windows`).
-            text: TextFeatures with M rows.
+            local: Tensor of shape (W, T, N_local, C): local tokens of W windows.
+            glob: Tensor of shape (W, T, N_global, C), or ``None`` when ``local`` already holds
+                the fused tokens (post-fusion KUMs only).
+            text: TextFeatures of E expressions.
+            win_idx, expr_idx: LongTensors of shape (M,): window and expression of each pair.
 
         Returns:
             Tensor of shape (M, D): the text-conditioned visual feature of each pair (mean over
             tokens and frames, then Linear C→D).
         """
-        m, t = local.shape[:2]
-        text_t = text.index(torch.arange(m, device=local.device).repeat_interleave(t))
-        loc = local.flatten(0, 1)
-        if glob is not None:
-            glo = glob.flatten(0, 1)
-            loc, glo = self.kum.pre_fusion(loc, glo, text_t)
-            loc = self.fusion(loc, glo)
-        elif self.kum.conditions_before_fusion:
-            raise ValueError(f'{type(self.kum).__name__} conditions the tokens before the '
-                             'fusion: give the unfused global tokens')
-        fused = self.kum.post_fusion(loc, text_t)  # (M*T, N, C)
-        return self.visual_proj(fused.mean(dim=1).unflatten(0, (m, t)).mean(dim=1))
+        m = len(win_idx)
+        if self.kum.conditions_before_fusion:
+            if glob is None:
+                raise ValueError(f'{type(self.kum).__name__} conditions the tokens before the '
+                                 'fusion: give the unfused global tokens')
+            t = local.shape[1]
+            text_t = text.index(expr_idx.repeat_interleave(t))
+            loc, glo = self.kum.pre_fusion(local[win_idx].flatten(0, 1),
+                                           glob[win_idx].flatten(0, 1), text_t)
+            fused = self.fusion(loc, glo).unflatten(0, (m, t))
+            idx = torch.arange(m, device=fused.device)
+            out = self.kum.post_fusion_pairs(fused, text.index(expr_idx), idx, idx)
+        else:
+            fused = local
+            if glob is not None:  # the fusion does not depend on the text: once per window
+                w, t = local.shape[:2]
+                fused = self.fusion(local.flatten(0, 1), glob.flatten(0, 1)).unflatten(0, (w, t))
+            out = self.kum.post_fusion_pairs(fused, text, win_idx, expr_idx)
+        return self.visual_proj(out.mean(dim=(1, 2)))
 
-    def unify_and_score(self, local: torch.Tensor, glob: Optional[torch.Tensor],
-                        text: TextFeatures) -> torch.Tensor:
-        """:meth:`unify` then the cosine with the sentence embedding: Tensor of shape (M,)
-        in [-1, 1]."""
-        sentence = self.text_head(text.sentence)
-        return F.cosine_similarity(self.unify(local, glob, text), sentence, dim=-1)
+    def unify(self, local: torch.Tensor, glob: torch.Tensor, text: TextFeatures) -> torch.Tensor:
+        """:meth:`unify_pairs` of M aligned pairs: row m of ``local``/``glob`` (Tensors
+        (M, T, N, C)) with text row m. Returns Tensor of shape (M, D)."""
+        idx = torch.arange(local.shape[0], device=local.device)
+        return self.unify_pairs(local, glob, text, idx, idx)
+
+    def score_pairs(self, local: torch.Tensor, glob: Optional[torch.Tensor], text: TextFeatures,
+                    win_idx: torch.Tensor, expr_idx: torch.Tensor) -> torch.Tensor:
+        """Cosine between :meth:`unify_pairs` and the sentence embedding (trainable head on
+        the frozen sentence feature, computed once per expression): Tensor (M,) in [-1, 1]."""
+        sentence = self.text_head(text.sentence)[expr_idx]
+        visual = self.unify_pairs(local, glob, text, win_idx, expr_idx)
+        return F.cosine_similarity(visual, sentence, dim=-1)
 
     # ------------------------------------------------------------------ the two paths
     def forward_pairs(self, local: torch.Tensor, glob: torch.Tensor,
@@ -152,7 +170,8 @@ class IKUN(BaseModel):
         if len(sentences) != local.shape[0]:
             raise ValueError(f'{local.shape[0]} windows but {len(sentences)} sentences')
         loc, glo = self.encode_visual(local, glob)
-        return self.unify_and_score(loc, glo, self.encode_text(sentences))
+        idx = torch.arange(local.shape[0], device=loc.device)
+        return self.score_pairs(loc, glo, self.encode_text(sentences), idx, idx)
 
     def score_windows(self, local: torch.Tensor, glob: torch.Tensor,
                       text: Union[TextFeatures, Sequence[str]],
@@ -180,12 +199,7 @@ class IKUN(BaseModel):
                              for i, p in enumerate(pairs)]).to(device)
         expr_idx = torch.cat([torch.as_tensor(list(p), dtype=torch.long)
                               for p in pairs]).to(device)
-        if self.kum.conditions_before_fusion:
-            scores = self.unify_and_score(loc[win_idx], glo[win_idx], text.index(expr_idx))
-        else:  # the fusion does not depend on the text: run it once per window
-            t = loc.shape[1]
-            fused = self.fusion(loc.flatten(0, 1), glo.flatten(0, 1)).unflatten(0, (b, t))
-            scores = self.unify_and_score(fused[win_idx], None, text.index(expr_idx))
+        scores = self.score_pairs(loc, glo, text, win_idx, expr_idx)
         return list(scores.split([len(p) for p in pairs]))
 
     # ------------------------------------------------------------------ mmengine API

@@ -74,6 +74,25 @@ class BaseKUM(BaseModule):
     def post_fusion(self, fused: torch.Tensor, text: TextFeatures) -> torch.Tensor:
         return fused
 
+    def post_fusion_pairs(self, fused: torch.Tensor, text: TextFeatures,
+                          win_idx: torch.Tensor, expr_idx: torch.Tensor) -> torch.Tensor:
+        """:meth:`post_fusion` of M (window, expression) pairs given per window and per
+        expression.
+
+        Args:
+            fused: Tensor of shape (W, T, N, C): fused tokens of W windows.
+            text: TextFeatures of E expressions.
+            win_idx, expr_idx: LongTensors of shape (M,): the pairs.
+
+        Returns:
+            Tensor of shape (M, T, N, C). Subclasses may compute the text- and window-only
+            parts once (see :class:`CascadeAttentionKUM`); the result is the same.
+        """
+        m, t = len(win_idx), fused.shape[1]
+        x = fused[win_idx].flatten(0, 1)
+        text_t = text.index(expr_idx.repeat_interleave(t))
+        return self.post_fusion(x, text_t).unflatten(0, (m, t))
+
 
 @MODELS.register_module()
 class NoTextKUM(BaseKUM):
@@ -85,21 +104,58 @@ class NoTextKUM(BaseKUM):
 @MODELS.register_module()
 class CascadeAttentionKUM(BaseKUM):
     """Cascade attention (paper default): the fused visual tokens attend to the text token
-    features projected to C (MHA, ``num_heads``), and the attention output multiplies them:
-    ``V' = V ⊙ MHA(q=V, k=v=W·tokens)``; Tensor (M, N, C) -> (M, N, C).
+    features projected to C (multi-head attention, ``num_heads``), and the attention output
+    multiplies them: ``V' = V ⊙ MHA(q=V, k=v=W_t·tokens)``; Tensor (M, N, C) -> (M, N, C).
+
+    The attention is standard scaled dot-product MHA with q/k/v/out projections, written out
+    so that the output projection can be applied to the values *before* the weighted sum
+    (``W_o Σ_j a_j v_j = Σ_j a_j (W_o v_j)``): per expression the keys and the projected values
+    are computed once, per window the queries once, and a (window, expression) pair costs only
+    the attention weights and their weighted sum. Exactly the same maths for one pair
+    (:meth:`post_fusion`) and many (:meth:`post_fusion_pairs`).
     """
 
     def __init__(self, visual_dims: int, token_dims: int, sentence_dims: int,
                  num_heads: int = 4, dropout: float = 0.1) -> None:
         super().__init__(visual_dims, token_dims, sentence_dims, num_heads, dropout)
+        if visual_dims % num_heads:
+            raise ValueError(f'visual_dims {visual_dims} must be divisible by num_heads '
+                             f'{num_heads}')
+        self.num_heads = num_heads
         self.text_proj = nn.Linear(token_dims, visual_dims)
-        self.attn = nn.MultiheadAttention(visual_dims, num_heads, dropout=dropout,
-                                          batch_first=True)
+        self.q_proj = nn.Linear(visual_dims, visual_dims)
+        self.k_proj = nn.Linear(visual_dims, visual_dims)
+        self.v_proj = nn.Linear(visual_dims, visual_dims)
+        self.out_proj = nn.Linear(visual_dims, visual_dims)
+        self.attn_drop = nn.Dropout(dropout)
+
+    def text_memory(self, text: TextFeatures) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per-expression keys Tensor (E, H, L, d) and out-projected values Tensor
+        (E, H, L, C) (``W_o[:, head h] · v_hj``, output bias excluded)."""
+        e, l, _ = text.tokens.shape
+        h, c = self.num_heads, self.visual_dims
+        tokens = self.text_proj(text.tokens)
+        keys = self.k_proj(tokens).view(e, l, h, c // h).transpose(1, 2)
+        values = self.v_proj(tokens).view(e, l, h, c // h)
+        w_out = self.out_proj.weight.view(c, h, c // h)
+        return keys, torch.einsum('elhd,chd->ehlc', values, w_out)
+
+    def post_fusion_pairs(self, fused: torch.Tensor, text: TextFeatures,
+                          win_idx: torch.Tensor, expr_idx: torch.Tensor) -> torch.Tensor:
+        w, t, n, c = fused.shape
+        h = self.num_heads
+        queries = self.q_proj(fused).view(w, t * n, h, c // h)  # once per window
+        keys, values = self.text_memory(text)  # once per expression
+        logits = torch.einsum('mqhd,mhld->mhql', queries[win_idx], keys[expr_idx])
+        logits = logits * (c // h)**-0.5
+        mask = text.mask[expr_idx][:, None, None, :]
+        attn = self.attn_drop(logits.masked_fill(~mask, float('-inf')).softmax(dim=-1))
+        out = torch.einsum('mhql,mhlc->mqc', attn, values[expr_idx]) + self.out_proj.bias
+        return fused[win_idx] * out.view(len(win_idx), t, n, c)
 
     def post_fusion(self, fused: torch.Tensor, text: TextFeatures) -> torch.Tensor:
-        keys = self.text_proj(text.tokens)
-        out, _ = self.attn(fused, keys, keys, key_padding_mask=~text.mask, need_weights=False)
-        return fused * out
+        idx = torch.arange(fused.shape[0], device=fused.device)
+        return self.post_fusion_pairs(fused[:, None], text, idx, idx)[:, 0]
 
 
 def _sentence_kernel(linear: nn.Linear, norm: nn.BatchNorm1d,
