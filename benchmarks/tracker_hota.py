@@ -13,6 +13,7 @@ import os.path as osp
 import sys
 
 import numpy as np
+from mmengine.config import DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -56,7 +57,7 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None):
             pred[v] = mot_rows_from_boxes(res[:, :7])
         table[name] = evaluate_mot(gt, pred, frames)['COMBINED']
     return dict(data_root=data_root, split=split, videos=sorted(videos),
-                nkf_checkpoint=nkf_checkpoint, results=table)
+                nkf_checkpoint=nkf_checkpoint, cfg_options=cfg_options, results=table)
 
 
 def main():
@@ -66,11 +67,14 @@ def main():
     parser.add_argument('--trackers', nargs='+',
                         default=['neuralsort', 'ocsort', 'bytetrack', 'sort', 'strongsort'])
     parser.add_argument('--nkf-checkpoint', default=None, help='trained NKF for NeuralSORT')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='overrides of the NeuralSORT config, e.g. '
+                        'model.tracker.gate_with_motion=False')
     parser.add_argument('--json', action='store_true', help='print JSON only')
     args = parser.parse_args()
     import torch
     torch.set_num_threads(1)
-    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint)
+    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, args.cfg_options)
     if args.json:
         print(json.dumps(out, indent=1))
         return

@@ -15,6 +15,7 @@ model = dict(
     motion=dict(type='NeuralKalmanFilter', hidden_dims=(32, 32), max_log_scale=4.0),
     predicted_weight=1.0,
     filtered_weight=1.0,
+    nll_weight=0.01,
     data_preprocessor=dict(type='BaseDataPreprocessor'))
 
 train_dataloader = dict(

@@ -339,24 +339,35 @@ class NeuralKalmanFilter(nn.Module):
 
         Returns:
             dict with ``predicted`` (B, T, 4): one-step-ahead prediction of the box at ``t``
-            (``predicted[:, 0]`` is the first observation), and ``filtered`` (B, T, 4): the
-            estimate after the update at ``t`` (equal to the prediction where ``valid`` is False).
+            (``predicted[:, 0]`` is the first observation), ``filtered`` (B, T, 4): the
+            estimate after the update at ``t`` (equal to the prediction where ``valid`` is False),
+            and ``nll`` (B, T): negative log-likelihood (up to a constant) of each observation
+            under the predicted observation distribution ``N(H x, H P H^T + R)`` (0 where there is
+            no observation), which calibrates the covariances used for gating.
         """
         if not bool(valid[:, 0].all()):
             raise ValueError('filter_sequence: every sequence must start with a detection')
+        update_mat = self._update_mat.to(obs.dtype)
         mean, cov = self.initiate_torch(obs[:, 0])
         predicted, filtered = [obs[:, 0]], [obs[:, 0]]
+        nll = [torch.zeros_like(scores[:, 0])]
         for t in range(1, obs.shape[1]):
             mean, cov = self.predict_torch(mean, cov)
             predicted.append(mean[:, :4])
             # keep the update well defined where there is no observation, then select
-            z = torch.where(valid[:, t, None], obs[:, t], mean[:, :4].detach())
-            new_mean, new_cov = self.update_torch(mean, cov, z, scores[:, t])
             mask = valid[:, t]
+            z = torch.where(mask[:, None], obs[:, t], mean[:, :4].detach())
+            meas_var = self.measurement_var(mean, z, scores[:, t])
+            proj_mean, proj_cov = kalman_project(mean, cov, update_mat, meas_var)
+            maha = mahalanobis_sq(proj_mean, proj_cov, z[:, None])[:, 0]
+            logdet = torch.logdet(proj_cov)
+            nll.append(torch.where(mask, 0.5 * (maha + logdet), torch.zeros_like(maha)))
+            new_mean, new_cov = kalman_update(mean, cov, z, update_mat, meas_var)
             mean = torch.where(mask[:, None], new_mean, mean)
             cov = torch.where(mask[:, None, None], new_cov, cov)
             filtered.append(mean[:, :4])
-        return dict(predicted=torch.stack(predicted, 1), filtered=torch.stack(filtered, 1))
+        return dict(predicted=torch.stack(predicted, 1), filtered=torch.stack(filtered, 1),
+                    nll=torch.stack(nll, 1))
 
     # ---- mmdet KalmanFilter-compatible numpy API -----------------------------------------------
     @staticmethod

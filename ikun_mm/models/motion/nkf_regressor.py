@@ -35,13 +35,17 @@ class NKFRegressor(BaseModel):
     The loss is the paper's regression: MSE between the filter's estimates and the ground truth,
     here on both the one-step-ahead predictions (what association uses) and the filtered
     estimates (what the tracker outputs), with boxes normalised by the GT height so every scale
-    counts alike. Computation is in float64 (the filter's covariances span many orders of
+    counts alike. MSE alone does not calibrate the covariances (a filter can reach a low MSE
+    with a far too confident R for some coordinates, which then breaks Mahalanobis gating in a
+    tracker); ``nll_weight`` adds the observations' negative log-likelihood under the predicted
+    innovation distribution, our addition to the paper's loss. Computation is in float64 (the filter's covariances span many orders of
     magnitude).
 
     Args:
         motion: config of the filter (``type='NeuralKalmanFilter'``).
         predicted_weight: weight of the one-step-ahead prediction loss.
         filtered_weight: weight of the filtered-estimate loss.
+        nll_weight: weight of the innovation negative log-likelihood (0 = the paper's MSE only).
         data_preprocessor: mmengine data preprocessor config (moves the batch to the device).
     """
 
@@ -49,12 +53,14 @@ class NKFRegressor(BaseModel):
                  motion: dict = dict(type='NeuralKalmanFilter'),
                  predicted_weight: float = 1.0,
                  filtered_weight: float = 1.0,
+                 nll_weight: float = 0.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.motion = TASK_UTILS.build(motion)
         self.predicted_weight = predicted_weight
         self.filtered_weight = filtered_weight
+        self.nll_weight = nll_weight
 
     def forward(self, inputs: Dict[str, Tensor], data_samples=None,
                 mode: str = 'tensor') -> Union[Dict[str, Tensor], list]:
@@ -70,11 +76,17 @@ class NKFRegressor(BaseModel):
         if mode == 'loss':
             mask = inputs['gt_valid'].bool().clone()
             mask[:, 0] = False  # the first step is the observation itself
-            return dict(
+            losses = dict(
                 loss_predicted=self.predicted_weight
                 * box_regression_error(out['predicted'], inputs['gt'], mask),
                 loss_filtered=self.filtered_weight
                 * box_regression_error(out['filtered'], inputs['gt'], mask))
+            if self.nll_weight:
+                observed = inputs['valid'].bool().clone()
+                observed[:, 0] = False
+                losses['loss_nll'] = self.nll_weight * (out['nll'] * observed).sum() / \
+                    observed.sum().clamp_min(1)
+            return losses
         if mode in ('tensor', 'predict'):
             return [dict(predicted=xyah_to_xyxy(p), filtered=xyah_to_xyxy(f))
                     for p, f in zip(out['predicted'], out['filtered'])]

@@ -140,7 +140,8 @@ def test_unrolled_filter_is_differentiable():
     valid = torch.ones(1, 8, dtype=torch.bool)
     valid[0, 4] = False
     out = nkf.filter_sequence(obs, torch.full((1, 8), .8, dtype=torch.float64), valid)
-    loss = (out['predicted'][:, 1:] - obs[:, 1:]).square().mean()
+    assert out['nll'][0, 4] == 0 and out['nll'][0, 0] == 0 and out['nll'][0, 1] != 0
+    loss = (out['predicted'][:, 1:] - obs[:, 1:]).square().mean() + out['nll'].mean()
     loss.backward()
     assert nkf.qnet.mlp[-1].weight.grad.abs().sum() > 0
     assert nkf.rnet.mlp[-1].weight.grad.abs().sum() > 0
@@ -174,7 +175,7 @@ def test_training_reduces_loss(mini_refer_kitti):
                                   split='train', seq_len=12, seed=0))
     assert {d['source'] for d in dataset.data_list} == {'simulated', 'detections'}
     batch = default_collate([dataset[i] for i in range(0, len(dataset), max(1, len(dataset) // 64))])
-    model = MODELS.build(dict(type='NKFRegressor'))
+    model = MODELS.build(dict(type='NKFRegressor', nll_weight=0.01))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(25):
@@ -184,3 +185,5 @@ def test_training_reduces_loss(mini_refer_kitti):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0], losses
+    out = model(batch['inputs'], mode='predict')
+    assert len(out) == len(batch['inputs']['obs']) and out[0]['predicted'].shape == (12, 4)
