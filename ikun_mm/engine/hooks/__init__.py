@@ -1,1 +1,3 @@
+from .referring_visualization_hook import ReferringVisualizationHook
 
+__all__ = ['ReferringVisualizationHook']
