@@ -49,3 +49,8 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
 randomness = dict(seed=0)
+
+# DDP (`tools/dist_train.sh CFG N`): device_ids=None lets DDP wrap the model on CPU (gloo) as
+# well as on one GPU per process; the frozen text encoder has no trainable parameters.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                         broadcast_buffers=False, find_unused_parameters=False)
