@@ -37,6 +37,13 @@ def test_configs_differ_only_in_the_tracker():
         assert _strip_tracker(cfg) == base, name
 
 
+def test_real_refer_kitti_config_builds():
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'neuralsort_refer_kitti.py'))
+    model = MODELS.build(cfg.model)
+    assert model.detector.det_dir == 'data/refer-kitti/KITTI/detections/image_02'
+    assert model.tracker.per_class and model.tracker.interpolation == dict(max_gap=20)
+
+
 @pytest.mark.parametrize('name', list(TRACKERS))
 def test_each_tracker_tracks_the_same_detections(name, mini_refer_kitti):
     video = '0005'
