@@ -1,0 +1,15 @@
+# STARK-ST50 stage 2: the stage-1 model frozen, the score head trained with binary
+# cross-entropy on positive and negative triplets (half the search regions come from other
+# sequences) for 50 epochs, lr x0.1 at epoch 40. Start from stage 1:
+#   python tools/train.py configs/stark/stark-st50_stage2_50e_lasot-got10k.py \
+#       --cfg-options load_from=work_dirs/stark-st50_stage1_500e_lasot-got10k/epoch_500.pth
+_base_ = ['./stark-st50_stage1_500e_lasot-got10k.py']
+
+model = dict(stage=2)
+frame_sampler = dict(type='SOTFrameSampler', num_template_frames=2, num_search_frames=1,
+                     max_frame_gap=200, pos_prob=0.5)
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(frame_sampler=frame_sampler), dict(frame_sampler=frame_sampler)]))
+train_cfg = dict(max_epochs=50, val_interval=50)
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[40], gamma=0.1)]
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2))
