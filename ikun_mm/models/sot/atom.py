@@ -34,6 +34,7 @@ from ikun_mm.structures import SOTDataSample
 from .atom_augment import augment_first_frame
 from .atom_boxes import fuse_top_k, jitter_boxes, refine_boxes_by_iou, sample_proposals
 from .atom_classifier import OnlineClassifier, gaussian_label, localize_target
+from .atom_iou_net import ATOMIoUNet  # noqa: F401 (registers the default IoU predictor)
 from .base_sot import BaseSOTModel
 
 FeatPair = Tuple[Tensor, Tensor]

@@ -92,11 +92,17 @@ def prroi_pool(features: Tensor, rois: Tensor, output_size: Union[int, Tuple[int
     area = (bin_w * bin_h)[:, None, None, None]
 
     batch_index = rois[:, 0].long()
-    out = features.new_zeros(num_rois, channels, out_h, out_w)
-    for b in batch_index.unique().tolist():
-        sel = (batch_index == b).nonzero(as_tuple=True)[0]
-        pooled = torch.einsum('rph,chw,rqw->rcpq', ky[sel], features[b], kx[sel])
-        out = out.index_put((sel, ), pooled)
+    if num_rois and (batch_index.min() < 0 or batch_index.max() >= features.shape[0]):
+        raise ValueError(f'prroi_pool: roi batch indices must lie in [0, {features.shape[0]}), '
+                         f'got {batch_index.unique().tolist()}')
+    if features.shape[0] == 1:  # one image (tracking): no grouping by batch index
+        out = torch.einsum('rph,chw,rqw->rcpq', ky, features[0], kx)
+    else:
+        out = features.new_zeros(num_rois, channels, out_h, out_w)
+        for b in batch_index.unique().tolist():
+            sel = (batch_index == b).nonzero(as_tuple=True)[0]
+            pooled = torch.einsum('rph,chw,rqw->rcpq', ky[sel], features[b], kx[sel])
+            out = out.index_put((sel, ), pooled)
     safe_area = torch.where(area > 0, area, torch.ones_like(area))
     return torch.where(area > 0, out / safe_area, torch.zeros_like(out))
 

@@ -79,5 +79,7 @@ def test_empty_box_gives_zeros_and_bad_shapes_raise():
     assert torch.equal(out, torch.zeros_like(out))
     with pytest.raises(ValueError, match='rois must be'):
         prroi_pool(features, torch.zeros(2, 4), 2)
+    with pytest.raises(ValueError, match=r'batch indices must lie in \[0, 1\)'):
+        prroi_pool(features, torch.tensor([[1, 0.0, 0.0, 2.0, 2.0]]), 2)
     with pytest.raises(ValueError, match='features must be'):
         prroi_pool(features[0], torch.zeros(2, 5), 2)
