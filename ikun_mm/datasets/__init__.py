@@ -7,3 +7,5 @@ __all__ = [
     'ReferKittiDataset', 'Expression', 'ReferKittiFormatError', 'VideoAnnotation',
     'load_detections', 'load_expressions', 'load_video_annotation', 'resolve_videos'
 ]
+from .sot_dataset import GOT10kDataset, LaSOTDataset, SOTDataset, SOTFormatError  # noqa: F401
+from .sot_frame_sampler import SOTFrameSampler  # noqa: F401

@@ -1,1 +1,2 @@
 
+from .sot_metric import SOTMetric  # noqa: F401

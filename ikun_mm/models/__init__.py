@@ -1,1 +1,2 @@
 
+from .sot import *  # noqa: F401,F403

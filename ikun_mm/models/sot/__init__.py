@@ -1,0 +1,5 @@
+from .base_sot import BaseSOTModel
+from .data_preprocessor import SOTDataPreprocessor
+from .static_box_tracker import StaticBoxTracker
+
+__all__ = ['BaseSOTModel', 'SOTDataPreprocessor', 'StaticBoxTracker']
