@@ -6,8 +6,8 @@
         --out work_dirs/demo/cars.mp4 [--det DET.txt] [--max-frames N] [--fps F]
 
 Input: a video file (.mp4, .avi, ...) or a folder of frames (sorted by name). Detections come
-from the config's detector, or from a MOTChallenge file given with ``--det`` (replacing the
-config's detector). Writes OUT.mp4 (every frame, referred boxes with id, expression number and
+from the config's detector, from a MOTChallenge file given with ``--det``, or from OpenCV's
+built-in HOG people detector with ``--hog`` (both replace the config's detector). Writes OUT.mp4 (every frame, referred boxes with id, expression number and
 score, the expressions in the corner) and, next to it, one MOTChallenge txt per expression
 (``<out stem>_<expression-with-dashes>.txt``). Existing outputs are never overwritten unless
 ``--overwrite`` is given.
@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint', required=True, help='iKUN (or whole model) checkpoint')
     parser.add_argument('--out', required=True, help='output video (.mp4 or .avi)')
     parser.add_argument('--det', help='MOTChallenge detection file replacing the detector')
+    parser.add_argument('--hog', action='store_true',
+                        help="use OpenCV's built-in HOG people detector (no weights needed)")
     parser.add_argument('--max-frames', type=int, help='use only the first N frames')
     parser.add_argument('--fps', type=float, default=10.0, help='fps of the output video')
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
@@ -89,8 +91,12 @@ def main(argv=None) -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.det and args.hog:
+        raise SystemExit('give --det or --hog, not both')
     if args.det:
         cfg.model.detector = dict(type='DetectionsFromFile', det_file=args.det)
+    elif args.hog:
+        cfg.model.detector = dict(type='HOGPersonDetector')
     model = MODELS.build(cfg.model)
     model.load_referrer_checkpoint(args.checkpoint)
     model.eval()
