@@ -3,12 +3,13 @@
     python demo/rmot_demo.py VIDEO_OR_FRAME_DIR "cars moving left" ["red cars" ...] \
         --config configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
         --checkpoint work_dirs/ikun_cascade_mini_refer_kitti/epoch_30.pth \
-        --out work_dirs/demo/cars.mp4 [--det DET.txt] [--max-frames N] [--fps F]
+        --out work_dirs/demo/cars.mp4 [--det DET.txt | --hog] [--max-frames N] [--fps F]
 
 Input: a video file (.mp4, .avi, ...) or a folder of frames (sorted by name). Detections come
 from the config's detector, from a MOTChallenge file given with ``--det``, or from OpenCV's
-built-in HOG people detector with ``--hog`` (both replace the config's detector). Writes OUT.mp4 (every frame, referred boxes with id, expression number and
-score, the expressions in the corner) and, next to it, one MOTChallenge txt per expression
+built-in HOG people detector with ``--hog`` (both replace the config's detector). Writes OUT.mp4
+(every frame, referred boxes with id, expression number and score, the expressions in the
+corner) and, next to it, one MOTChallenge txt per expression
 (``<out stem>_<expression-with-dashes>.txt``). Existing outputs are never overwritten unless
 ``--overwrite`` is given.
 """
