@@ -1,5 +1,5 @@
 """``TrackingByDetection``: any detector + any mmdet-API tracker, one frame at a time."""
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
