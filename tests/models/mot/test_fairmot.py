@@ -59,7 +59,8 @@ def test_converter_writes_what_mmdet_reads(mot_root, mini_refer_kitti):
         coco = json.load(f)
     ids = sorted({a['instance_id'] for a in coco['annotations']})
     pairs = {(a['image_id'], a['mot_instance_id']) for a in coco['annotations']}
-    assert ids == list(range(coco['num_instances'])) == list(range(summary['train']['num_instances']))
+    assert ids == list(range(coco['num_instances']))
+    assert coco['num_instances'] == summary['train']['num_instances']
     assert len(pairs) == len(coco['annotations'])
     assert {a['category_id'] for a in coco['annotations']} == {1}
     data = _dataset(root, 'test', test_mode=True)
