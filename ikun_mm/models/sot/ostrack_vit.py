@@ -177,7 +177,7 @@ class OSTrackViT(BaseModule):
         self.patch_embed.proj = nn.Conv2d(3, embed_dims, patch_size, patch_size)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, self.z_grid**2, embed_dims))
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.x_grid**2, embed_dims))
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         keep = dict(zip(self.ce_layers, ratios))
         self.blocks = nn.ModuleList(
             CEBlock(embed_dims, num_heads, mlp_ratio, drop_path=dpr[i], keep_ratio=keep.get(i, 1.))
