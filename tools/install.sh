@@ -43,6 +43,9 @@ REQ="$ROOT/requirements"
 CONSTRAINTS="$stamp_dir/constraints.txt"
 grep -hE '^(torch|torchvision|mmcv|mmengine|setuptools)==' "$REQ"/torch.txt "$REQ"/mmcv.txt \
   "$REQ"/build.txt "$REQ"/runtime.txt | sed 's/ *#.*//' > "$CONSTRAINTS"
+# an mmcv wheel built next to opencv-python-headless asks for it: keep it on the same major
+echo 'opencv-python-headless<5' >> "$CONSTRAINTS"
+grep -h '^opencv-python' "$REQ"/runtime.txt | sed 's/ *#.*//' >> "$CONSTRAINTS"
 
 if ! done_step build "$REQ/build.txt"; then
   log "build tools (pip, setuptools<82, ninja)"
@@ -59,7 +62,7 @@ fi
 
 if ! done_step mmcv "$REQ/mmcv.txt" || ! "$PY" -c "import mmcv.ops" >/dev/null 2>&1; then
   log "mmcv 2.1.0 with CPU ops (compiled once, ~10-25 min; reused from pip's wheel cache after)"
-  pipi -c "$CONSTRAINTS" mmengine==0.10.7 opencv-python-headless
+  pipi -c "$CONSTRAINTS" mmengine==0.10.7 "opencv-python>=4.8,<5"
   MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} pipi --no-build-isolation -c "$CONSTRAINTS" \
     -r "$REQ/mmcv.txt"
   "$PY" -c "import mmcv.ops" || { echo "mmcv.ops failed to import after the build" >&2; exit 1; }

@@ -3,17 +3,20 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
                          [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
 
-A checkpoint that does not exist or does not fit the model is an error.
+A checkpoint that does not exist or does not fit the model is an error (it is loaded strictly).
+Evaluators whose config has ``out_dir=None`` (e.g. ``ReferringMetric``) write their files into a
+fresh ``trackeval_<timestamp>`` folder of the work dir.
 """
 import argparse
 import os
 import os.path as osp
+import time
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ikun_mm.utils import load_runner_config, register_all_modules
+from ikun_mm.utils import load_runner_config, register_all_modules, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -38,7 +41,13 @@ def build_config(args) -> Config:
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     cfg = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded strictly in main(); the Runner would only warn on mismatch
+    stamp = time.strftime('%Y%m%d_%H%M%S')
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, (list, tuple)) else \
+        [cfg.test_evaluator]
+    for evaluator in evaluators:
+        if isinstance(evaluator, dict) and 'out_dir' in evaluator and evaluator['out_dir'] is None:
+            evaluator['out_dir'] = osp.join(cfg.work_dir, f'trackeval_{stamp}')
     if args.show_dir:
         vis_hook = cfg.get('default_hooks', {}).get('visualization')
         if vis_hook is None:
@@ -58,7 +67,9 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
+    setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     runner.test()
 
 

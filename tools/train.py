@@ -10,7 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ikun_mm.utils import load_runner_config, register_all_modules
+from ikun_mm.utils import load_runner_config, register_all_modules, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -50,6 +50,7 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
+    setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 

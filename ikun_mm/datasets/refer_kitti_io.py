@@ -287,3 +287,65 @@ def load_detections(path: str) -> np.ndarray:
                                             f'got {line!r}')
             rows.append([frame - 1, x, y, x + w, y + h, score, cls])
     return np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+
+
+#: Frame conventions of the per-expression ground truth (see :func:`expression_gt_rows`).
+FRAME_CONVENTIONS = ('corrected', 'legacy')
+
+
+def expression_gt_rows(expr: Expression, annotation: VideoAnnotation,
+                       convention: str = 'corrected') -> np.ndarray:
+    """MOTChallenge ground truth of one expression: the boxes of the referred objects.
+
+    Predictions for image ``f`` (0-based) are written at MOT frame ``f + 1``. The two
+    conventions differ in which image's boxes are written at that frame:
+
+    * ``'corrected'`` (default, the convention of the later RMOT literature): MOT frame
+      ``f + 1`` holds the boxes of image ``f`` for the ids in ``label[f]``.
+    * ``'legacy'`` (the original TransRMOT/iKUN GT writer): MOT frame ``f + 1`` holds the boxes
+      of image ``f + 1`` for the ids in ``label[f]``: the GT is one image ahead of the
+      predictions, and ids absent from image ``f + 1`` are dropped.
+
+    Worked example: an object with id 3 referred at frames 0 and 1, at x1 = 10 in image 0, 12 in
+    image 1 and 14 in image 2. ``corrected`` writes ``1,3,10,...`` and ``2,3,12,...``;
+    ``legacy`` writes ``1,3,12,...`` and ``2,3,14,...``.
+
+    Returns:
+        float array of shape (N, 6): ``frame (1-based), id, x1, y1, w, h``, sorted by frame, id.
+    """
+    if convention not in FRAME_CONVENTIONS:
+        raise ValueError(f'convention must be one of {FRAME_CONVENTIONS}, got {convention!r}')
+    shift = 1 if convention == 'legacy' else 0
+    boxes = annotation.boxes
+    index = {(int(f), int(i)): row for f, i, row in zip(boxes[:, 0], boxes[:, 1], boxes)}
+    rows = []
+    for frame in sorted(expr.label):
+        for tid in expr.label[frame]:
+            row = index.get((frame + shift, tid))
+            if row is None:
+                continue  # legacy only: the id is absent from the next image
+            x1, y1, x2, y2 = row[3:7]
+            rows.append([frame + 1, tid, x1, y1, x2 - x1, y2 - y1])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def format_mot_rows(rows: np.ndarray) -> str:
+    """``frame,id,x,y,w,h`` rows (shape (N, 6+)) -> MOTChallenge text (``...,1,1,1`` suffix)."""
+    return ''.join(f'{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},1,1,1\n'
+                   for r in rows)
+
+
+def write_gt_templates(data_root: str, video: str, convention: str = 'corrected',
+                       out_dir: Optional[str] = None) -> int:
+    """Write ``<out_dir>/<video>/<sentence-with-dashes>/gt.txt`` for every expression of a video
+    (``out_dir`` defaults to ``data_root/gt_template``). Returns the number of files written."""
+    ann = load_video_annotation(data_root, video)
+    out_dir = out_dir or osp.join(data_root, 'gt_template')
+    exprs = load_expressions(data_root, video, ann)
+    for expr in exprs:
+        name = osp.splitext(osp.basename(expr.file))[0]
+        path = osp.join(out_dir, video, name, 'gt.txt')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(format_mot_rows(expression_gt_rows(expr, ann, convention)))
+    return len(exprs)

@@ -9,6 +9,9 @@ def load_runner_config(config: str, launcher: str = 'none', cfg_options: Optiona
                        work_dir: Optional[str] = None) -> Config:
     """Read a config and apply the command-line settings every tool shares.
 
+    * a top-level ``data_root`` given in ``cfg_options`` replaces the config's data root
+      everywhere it was used (configs copy ``data_root`` into dataset dicts and paths when they
+      are parsed, so merging the top-level key alone would change nothing);
     * ``cfg_options`` are merged last-but-one (``--cfg-options``), ``work_dir`` overrides the
       config's, which defaults to ``./work_dirs/<config name>``;
     * the distributed backend falls back from ``nccl`` to ``gloo`` when CUDA is unavailable, so
@@ -19,7 +22,13 @@ def load_runner_config(config: str, launcher: str = 'none', cfg_options: Optiona
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
+        old_root = cfg.get('data_root', None)
         cfg.merge_from_dict(cfg_options)
+        new_root = cfg.get('data_root', None)
+        if isinstance(old_root, str) and isinstance(new_root, str) and new_root != old_root:
+            for key in cfg.keys():
+                if isinstance(cfg[key], (dict, list)):
+                    _replace_root(cfg[key], old_root, new_root)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
@@ -29,3 +38,39 @@ def load_runner_config(config: str, launcher: str = 'none', cfg_options: Optiona
     if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
         dist_cfg['backend'] = 'gloo'
     return cfg
+
+
+def _replace_root(node, old: str, new: str):
+    """Recursively replace string values equal to ``old`` or starting with ``old/``."""
+    old_dir = old.rstrip('/') + '/'
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, str):
+            if value == old:
+                node[key] = new
+            elif value.startswith(old_dir):
+                node[key] = new.rstrip('/') + '/' + value[len(old_dir):]
+        elif isinstance(value, (dict, list)):
+            _replace_root(value, old, new)
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on a machine without CUDA (gloo backend, CPU DDP).
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, so on CPU the
+    process group is initialised here (from torchrun's environment) before the Runner is built;
+    the Runner then finds it initialised and skips its own. DDP wraps a CPU module with
+    ``device_ids=None``. Does nothing when CUDA is available or the launcher is not
+    ``pytorch``.
+    """
+    import torch
+    import torch.distributed as dist
+    if cfg.get('launcher') != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper

@@ -8,7 +8,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Register every module of mmdet and ikun_mm in their registries.
 
     mmdet's modules are registered too: a lookup through ikun_mm's registries falls back to
-    mmdet's parent registries, and that fallback does not trigger mmdet's lazy imports.
+    mmdet's parent registries, and that fallback does not trigger mmdet's lazy imports. Also
+    installs the checkpoint loader of :mod:`ikun_mm.utils.checkpoint` (mmengine checkpoints do
+    not load under torch's ``weights_only`` default).
 
     Args:
         init_default_scope: make ``'ikun_mm'`` the current default scope (a fresh scope instance
@@ -16,6 +18,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     from mmdet.utils import register_all_modules as register_mmdet_modules
     register_mmdet_modules(init_default_scope=False)
+
+    from .checkpoint import register_checkpoint_loader
+    register_checkpoint_loader()  # torch >= 2.6 vs mmengine checkpoints, see its docstring
 
     import ikun_mm.datasets  # noqa: F401
     import ikun_mm.datasets.transforms  # noqa: F401

@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 
 from ..refer_kitti_io import (DETECTION_DIR, EXPRESSION_DIR, IMAGE_DIR, LABEL_DIR,
-                              REFER_KITTI_SPLIT, SPLIT_FILE, sentence_to_filename)
+                              REFER_KITTI_SPLIT, SPLIT_FILE, sentence_to_filename,
+                              write_gt_templates)
 
 CLASSES = ('car', 'pedestrian')
 # BGR colours; names are what the expressions say.
@@ -272,7 +273,7 @@ def generate_video(out: str, video: str, seed: int, index: int, frames: int, wid
     background = _background(rng, width, height)
     preds = expression_predicates()
     positives: Dict[str, Dict[int, List[int]]] = {s: {} for s in preds}
-    det_lines, gt_boxes = [], {}
+    det_lines = []
     img_dir = osp.join(out, IMAGE_DIR, video)
     label_dir = osp.join(out, LABEL_DIR, video)
     os.makedirs(img_dir, exist_ok=True)
@@ -294,7 +295,6 @@ def generate_video(out: str, video: str, seed: int, index: int, frames: int, wid
             x1, y1, x2, y2 = box
             lines.append(f'{obj.cls} {obj.track_id} {x1 / width:.6f} {y1 / height:.6f} '
                          f'{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}\n')
-            gt_boxes[(f, obj.track_id)] = box
             attrs = frame_attributes(obj, f, box, width, scale)
             for sentence, pred in preds.items():
                 if pred(attrs):
@@ -333,13 +333,8 @@ def generate_video(out: str, video: str, seed: int, index: int, frames: int, wid
         data = dict(label={str(f): ids for f, ids in sorted(label.items())}, ignore=[],
                     video_name=video, sentence=sentence)
         _write_text(osp.join(out, EXPRESSION_DIR, video, name), json.dumps(data, sort_keys=True))
-        gt = []
-        for f, ids in sorted(label.items()):
-            for tid in ids:
-                x1, y1, x2, y2 = gt_boxes[(f, tid)]
-                gt.append(f'{f + 1},{tid},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},1,1,1\n')
-        _write_text(osp.join(out, 'gt_template', video, name[:-5], 'gt.txt'), ''.join(gt))
         n_expr += 1
+    write_gt_templates(out, video)  # read back through the Refer-KITTI reader
     return dict(objects=len(objects), expressions=n_expr, detections=len(det_lines))
 
 

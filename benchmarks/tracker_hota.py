@@ -1,0 +1,90 @@
+"""HOTA (TrackEval) of NeuralSORT and mmdet's trackers on the same cached detections.
+
+    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split all|train|test]
+        [--trackers neuralsort ocsort bytetrack sort strongsort] [--nkf-checkpoint CKPT] [--json]
+
+Every tracker is built from ``configs/neuralsort/<name>_mini_refer_kitti.py`` (they differ only
+in ``model.tracker``) and run on the data root's detection files; ground truth is each video's
+``labels_with_ids``. Scores are combined over videos by TrackEval.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+from mmengine.config import DictAction
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def gt_rows(ann) -> np.ndarray:
+    b = ann.boxes
+    return np.c_[b[:, 0] + 1, b[:, 1], b[:, 3], b[:, 4], b[:, 5] - b[:, 3], b[:, 6] - b[:, 4]]
+
+
+def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None):
+    from mmengine.config import Config
+
+    from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_video_annotation,
+                                                 resolve_videos)
+    from ikun_mm.evaluation import evaluate_mot, mot_rows_from_boxes
+    from ikun_mm.models.trackers import track_video
+    from ikun_mm.registry import MODELS
+    from ikun_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    if split == 'all':
+        videos = resolve_videos(data_root, 'train') + resolve_videos(data_root, 'test')
+    else:
+        videos = resolve_videos(data_root, split)
+    anns = {v: load_video_annotation(data_root, v) for v in sorted(videos)}
+    gt = {v: gt_rows(a) for v, a in anns.items()}
+    frames = {v: a.num_frames for v, a in anns.items()}
+    table = {}
+    for name in trackers:
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort',
+                                       f'{name}_mini_refer_kitti.py'))
+        cfg.model.detector.det_dir = osp.join(data_root, DETECTION_DIR)
+        if name == 'neuralsort' and nkf_checkpoint:
+            cfg.model.tracker.motion.checkpoint = nkf_checkpoint
+        if name == 'neuralsort' and cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        model = MODELS.build(cfg.model).eval()
+        pred = {}
+        for v, a in anns.items():
+            res = track_video(model, a.num_frames, a.img_size, video=v)
+            pred[v] = mot_rows_from_boxes(res[:, :7])
+        table[name] = evaluate_mot(gt, pred, frames)['COMBINED']
+    return dict(data_root=data_root, split=split, videos=sorted(videos),
+                nkf_checkpoint=nkf_checkpoint, cfg_options=cfg_options, results=table)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data-root', default='data/mini_refer_kitti')
+    parser.add_argument('--split', default='all', choices=['all', 'train', 'test'])
+    parser.add_argument('--trackers', nargs='+',
+                        default=['neuralsort', 'ocsort', 'bytetrack', 'sort', 'strongsort'])
+    parser.add_argument('--nkf-checkpoint', default=None, help='trained NKF for NeuralSORT')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='overrides of the NeuralSORT config, e.g. '
+                        'model.tracker.gate_with_motion=False')
+    parser.add_argument('--json', action='store_true', help='print JSON only')
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(1)
+    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, args.cfg_options)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    keys = ['HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1', 'IDSW']
+    print(f'{len(out["videos"])} videos ({args.split}) of {args.data_root}')
+    print('| tracker | ' + ' | '.join(keys) + ' |')
+    for name, r in out['results'].items():
+        print(f'| {name} | ' + ' | '.join(f'{100 * r[k]:.2f}' if k != 'IDSW' else f'{r[k]:.0f}'
+                                          for k in keys) + ' |')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,4 @@
+# The no-text baseline (NoTextKUM) of ikun_cascade_mini_refer_kitti.py.
+_base_ = ['./ikun_cascade_mini_refer_kitti.py']
+
+model = dict(kum=dict(type='NoTextKUM'))

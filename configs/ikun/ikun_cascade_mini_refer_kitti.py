@@ -1,0 +1,51 @@
+# Small CPU variant of ikun_cascade_refer_kitti.py for the generated mini Refer-KITTI
+# (`python tools/data/generate_refer_kitti.py --out data/mini_refer_kitti --seed 0`):
+# TinyConvBackbone (stride 16) on local 64 / global 128 inputs (4×4 / 8×8 tokens), a frozen
+# 4-layer 128-wide CLIP text tower (random weights), balanced expression sampling (positive_ratio
+# 0.5), 60 epochs of AdamW 1e-3. About 12 minutes on 2 shared CPU cores (OMP_NUM_THREADS=1).
+_base_ = [
+    '../_base_/models/ikun.py', '../_base_/datasets/refer_kitti_ikun.py',
+    '../_base_/schedules/ikun_100e.py', '../_base_/default_runtime.py'
+]
+
+data_root = 'data/mini_refer_kitti'
+local_size = 64
+global_size = 128
+
+model = dict(
+    visual_encoder=dict(
+        backbone=dict(_delete_=True, type='TinyConvBackbone', channels=(16, 32, 64, 128, 128),
+                      strides=(2, 2, 2, 2, 1)),
+        local_size=local_size,
+        global_size=global_size),
+    text_encoder=dict(text_cfg=dict(width=128, heads=4, layers=4, context_length=16),
+                      embed_dim=128))
+
+train_pipeline = [
+    dict(type='LoadTrackWindowFrames'),
+    dict(type='CropLocalGlobal', local_size=local_size, global_size=global_size,
+         random_resized_crop=dict(scale=(0.8, 1.0), ratio=(0.8, 1.0))),
+    dict(type='PackIKUNInputs'),
+]
+test_pipeline = [
+    dict(type='LoadTrackWindowFrames'),
+    dict(type='CropLocalGlobal', local_size=local_size, global_size=global_size),
+    dict(type='PackIKUNInputs'),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline, positive_ratio=0.5))
+val_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+max_epochs = 60
+train_cfg = dict(max_epochs=max_epochs, val_interval=20)
+optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0.0, begin=0, end=max_epochs,
+         by_epoch=True, convert_to_iter_based=True)
+]
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
+randomness = dict(seed=0)

@@ -1,0 +1,4 @@
+# The cross-correlation KUM variant of ikun_cascade_mini_refer_kitti.py.
+_base_ = ['./ikun_cascade_mini_refer_kitti.py']
+
+model = dict(kum=dict(type='CrossCorrelationKUM'))

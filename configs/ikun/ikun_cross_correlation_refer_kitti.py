@@ -1,0 +1,4 @@
+# iKUN with the cross correlation KUM; otherwise identical to ikun_cascade_refer_kitti.py.
+_base_ = ['./ikun_cascade_refer_kitti.py']
+
+model = dict(kum=dict(type='CrossCorrelationKUM'))

@@ -1,0 +1,13 @@
+# mmdet's ByteTrack on the same detections (mmdet's bytetrack_yolox_x settings).
+_base_ = ['./neuralsort_mini_refer_kitti.py']
+
+model = dict(
+    tracker=dict(
+        _delete_=True,
+        type='ByteTracker',
+        motion=dict(type='KalmanFilter'),
+        obj_score_thrs=dict(high=0.6, low=0.1),
+        init_track_thr=0.7,
+        weight_iou_with_det_scores=True,
+        match_iou_thrs=dict(high=0.1, low=0.5, tentative=0.3),
+        num_frames_retain=30))

@@ -1,0 +1,16 @@
+# mmdet's OC-SORT on the same detections (mmdet's ocsort_yolox_x settings).
+_base_ = ['./neuralsort_mini_refer_kitti.py']
+
+model = dict(
+    tracker=dict(
+        _delete_=True,
+        type='OCSORTTracker',
+        motion=dict(type='KalmanFilter'),
+        obj_score_thr=0.3,
+        init_track_thr=0.7,
+        weight_iou_with_det_scores=True,
+        match_iou_thr=0.3,
+        num_tentatives=3,
+        vel_consist_weight=0.2,
+        vel_delta_t=3,
+        num_frames_retain=30))

@@ -1,0 +1,55 @@
+# OSTrack-256 (ViT-B/16, CE at blocks 3/6/9 keeping 70 %): template 128 (factor 2),
+# search 256 (factor 4); AdamW 4e-4 (backbone x0.1), weight decay 1e-4, 300 epochs of 60k pairs,
+# lr x0.1 at epoch 240, grad clip 0.1, batch 32 x 4 GPUs. Paper: LaSOT AUC 69.1, GOT-10k AO 71.0.
+# The official backbone starts from MAE ViT-B weights: convert an official OSTrack or MAE
+# checkpoint with tools/model_converters/sot_official_to_ikun.py and set load_from (offline).
+_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/lasot_got10k_sot.py']
+
+template_size = 128
+search_size = 256
+template_factor = 2.0
+search_factor = 4.0
+
+model = dict(
+    type='OSTrack',
+    data_preprocessor=dict(type='SOTDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    backbone=dict(type='OSTrackViT', template_size=template_size, search_size=search_size,
+                  patch_size=16, embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.,
+                  ce_layers=(3, 6, 9), ce_keep_ratio=0.7, drop_path_rate=0.1),
+    head=dict(type='OSTrackCenterHead', in_channels=768, channels=256),
+    template_factor=template_factor,
+    search_factor=search_factor,
+    loss_focal=dict(type='mmdet.GaussianFocalLoss', reduction='mean', loss_weight=1.0),
+    loss_l1=dict(type='mmdet.L1Loss', loss_weight=5.0),
+    loss_giou=dict(type='mmdet.GIoULoss', loss_weight=2.0),
+    test_cfg=dict(window=True))
+
+_crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
+             template_size=template_size, search_factor=search_factor, search_size=search_size,
+             template_jitter=(0., 0.), search_jitter=(3., 0.25))
+train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
+# lists replace their base wholesale in mmengine configs: the datasets are written out in full
+data_root_lasot = 'data/lasot'
+data_root_got10k = 'data/got10k'
+frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
+                     max_frame_gap=200)
+_train_sets = [
+    dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+    dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+]
+train_dataloader = dict(dataset=dict(datasets=_train_sets))
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=300, val_interval=300)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=4e-4, weight_decay=1e-4),
+    clip_grad=dict(max_norm=0.1),
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[240], gamma=0.1)]
+auto_scale_lr = dict(enable=False, base_batch_size=128)
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=3))

@@ -1,0 +1,14 @@
+# Referring MOT on the generated mini Refer-KITTI (the README's main job): cached (simulated)
+# detections -> NeuralSORT (NKF) -> iKUN (cascade KUM) with similarity calibration -> metric.
+#
+#   python tools/test.py configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py CHECKPOINT \
+#       --cfg-options model.tracker.motion.checkpoint=work_dirs/nkf_mini_refer_kitti/epoch_10.pth
+#
+# CHECKPOINT: an iKUN checkpoint; one written by tools/analysis/fit_calibration.py carries the
+# fitted a, b; a plain training checkpoint keeps the paper's a=8, b=-0.1 below.
+_base_ = ['./ikun_cascade_neuralsort_nocalib_mini_refer_kitti.py']
+
+model = dict(
+    referrer=dict(
+        calibration=dict(type='SimilarityCalibration', data_root={{_base_.data_root}},
+                         split='train', a=8.0, b=-0.1)))

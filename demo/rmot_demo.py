@@ -1,0 +1,142 @@
+"""Referring MOT demo: track a video, refer it with free-text expressions, draw the result.
+
+    python demo/rmot_demo.py VIDEO_OR_FRAME_DIR "cars moving left" ["red cars" ...] \
+        --config configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
+        --checkpoint work_dirs/ikun_cascade_mini_refer_kitti/epoch_30.pth \
+        --out work_dirs/demo/cars.mp4 [--det DET.txt] [--max-frames N] [--fps F]
+
+Input: a video file (.mp4, .avi, ...) or a folder of frames (sorted by name). Detections come
+from the config's detector, or from a MOTChallenge file given with ``--det`` (replacing the
+config's detector). Writes OUT.mp4 (every frame, referred boxes with id, expression number and
+score, the expressions in the corner) and, next to it, one MOTChallenge txt per expression
+(``<out stem>_<expression-with-dashes>.txt``). Existing outputs are never overwritten unless
+``--overwrite`` is given.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+
+import cv2
+import numpy as np
+from mmengine.config import Config, DictAction
+from tqdm import tqdm
+
+from ikun_mm.datasets.refer_kitti_io import IMAGE_EXTS, format_mot_rows
+from ikun_mm.evaluation import mot_rows_from_boxes
+from ikun_mm.registry import MODELS
+from ikun_mm.utils import register_all_modules
+from ikun_mm.visualization import colour_for_id, write_video
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Referring MOT demo')
+    parser.add_argument('source', help='video file or folder of frames')
+    parser.add_argument('expressions', nargs='+', help='free-text expressions')
+    parser.add_argument('--config', required=True, help='referring tracker config')
+    parser.add_argument('--checkpoint', required=True, help='iKUN (or whole model) checkpoint')
+    parser.add_argument('--out', required=True, help='output video (.mp4 or .avi)')
+    parser.add_argument('--det', help='MOTChallenge detection file replacing the detector')
+    parser.add_argument('--max-frames', type=int, help='use only the first N frames')
+    parser.add_argument('--fps', type=float, default=10.0, help='fps of the output video')
+    parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, "key=value" pairs')
+    return parser.parse_args(argv)
+
+
+def list_frames(source: str, tmp_dir: str, max_frames=None) -> list:
+    """Frame paths of a folder of images, or of a video decoded into ``tmp_dir``."""
+    if osp.isdir(source):
+        names = sorted(n for n in os.listdir(source) if osp.splitext(n)[1].lower() in IMAGE_EXTS)
+        if not names:
+            raise SystemExit(f'{source}: no .png/.jpg frames in this folder')
+        return [osp.join(source, n) for n in names][:max_frames]
+    if not osp.isfile(source):
+        raise SystemExit(f'{source}: no such video file or frame folder')
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        raise SystemExit(f'{source}: OpenCV cannot open this video')
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    if max_frames and total:
+        total = min(total, max_frames)
+    paths = []
+    with tqdm(total=total, desc='decoding', unit='frame') as bar:
+        while max_frames is None or len(paths) < max_frames:
+            ok, img = cap.read()
+            if not ok:
+                break
+            paths.append(osp.join(tmp_dir, f'{len(paths):06d}.jpg'))
+            cv2.imwrite(paths[-1], img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            bar.update()
+    cap.release()
+    if not paths:
+        raise SystemExit(f'{source}: the video has no readable frame')
+    return paths
+
+
+def render(frame_paths, referred: dict, expressions) -> iter:
+    """Yield BGR frames with each expression's referred boxes drawn."""
+    per_frame = {}
+    for e, sentence in enumerate(expressions):
+        for row in referred[sentence]:
+            per_frame.setdefault(int(row[0]), []).append((e, row))
+    for f, path in enumerate(frame_paths):
+        img = cv2.imread(path)
+        scale = max(0.4, min(img.shape[:2]) / 700)
+        for e, (_, tid, x1, y1, x2, y2, score) in per_frame.get(f, []):
+            colour = colour_for_id(int(tid))
+            p1, p2 = (int(x1), int(y1)), (int(x2), int(y2))
+            cv2.rectangle(img, p1, p2, colour, 2)
+            text = f'#{int(tid)} [{e + 1}] {score:.2f}'
+            cv2.putText(img, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        colour, 1, cv2.LINE_AA)
+        for e, sentence in enumerate(expressions):
+            y = int((e + 1) * 22 * scale + 4)
+            cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale * 0.9, (255, 255, 255), 2, cv2.LINE_AA)
+            cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale * 0.9, (0, 0, 0), 1, cv2.LINE_AA)
+        yield img
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    register_all_modules()
+    stem = osp.splitext(args.out)[0]
+    txt_outs = {s: f'{stem}_{"-".join(s.split())}.txt' for s in args.expressions}
+    existing = [p for p in [args.out, *txt_outs.values()] if osp.exists(p)]
+    if existing and not args.overwrite:
+        raise SystemExit(f'{existing[0]} exists; pass --overwrite to replace it')
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.det:
+        cfg.model.detector = dict(type='DetectionsFromFile', det_file=args.det)
+    model = MODELS.build(cfg.model)
+    model.load_referrer_checkpoint(args.checkpoint)
+    model.eval()
+
+    with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:
+        frames = list_frames(args.source, tmp, args.max_frames)
+        referred = model.refer_video(frames, args.expressions, progress=True)
+        count = write_video(tqdm(render(frames, referred, args.expressions), total=len(frames),
+                                 desc='drawing', unit='frame'), args.out, args.fps)
+    for sentence, path in txt_outs.items():
+        rows = referred[sentence]
+        text = format_mot_rows(mot_rows_from_boxes(rows)) if len(rows) else ''
+        tmp_path = path + '.partial'
+        with open(tmp_path, 'w') as f:
+            f.write(text)
+        os.replace(tmp_path, path)
+        print(f'{sentence!r}: {len(rows)} boxes in {len(np.unique(rows[:, 1])) if len(rows) else 0}'
+              f' tracks -> {path}')
+    print(f'{count} frames -> {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""``ReferKittiWindowDataset``: (track window, expression, label) samples of iKUN on GT tracks.
+
+Reads real Refer-KITTI and the generated mini Refer-KITTI alike, through
+:mod:`ikun_mm.datasets.refer_kitti_io`.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from ikun_mm.registry import DATASETS
+from .refer_kitti_io import (Expression, VideoAnnotation, load_expressions,
+                             load_video_annotation, resolve_videos)
+from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
+                            track_windows, training_frame_positions)
+
+
+@DATASETS.register_module()
+class ReferKittiWindowDataset(BaseDataset):
+    """Track windows of the GT tracks of a Refer-KITTI split, paired with expressions.
+
+    **Training** (``test_mode=False``), as in the iKUN paper: one item per GT track; each time an
+    item is drawn, one random window of up to ``window`` consecutive frames of the track is
+    chosen, one random frame from each half of the window (T=2), and one expression of the video
+    is sampled. The label is 1 when the expression holds for the object in the *reference frame*,
+    the later of the two sampled frames. ``positive_ratio=None`` samples the expression uniformly
+    from the video's expressions (the paper); a number p draws it from the expressions that hold
+    for the object with probability p (when there are any) and from the others otherwise, which
+    balances the labels on small data.
+
+    **Validation/test** (``test_mode=True``): one item per window of SPEC §3.1 (runs split at
+    gaps, windows of ``window`` frames, stride ``stride``, last one aligned to the run's end),
+    with its test frames (window positions 0 and len//2) and *all* the video's expressions; the
+    reference frame is the later test frame. ``IKUN.predict`` scores each window against all of
+    them with one visual encoding.
+
+    Items given to the pipeline hold ``video``, ``track_id``, ``window`` (frame indices),
+    ``frames`` (the T sampled frame indices), ``ref_frame``, ``img_paths`` (T paths),
+    ``boxes`` ((T, 4) x1, y1, x2, y2 pixels), ``sentences`` (list of E) and ``labels`` ((E,)).
+
+    Args:
+        data_root: root of the Refer-KITTI tree.
+        split: ``'train'``/``'test'`` (``split.json`` or the paper split) or a list of videos.
+        pipeline: transforms (see :mod:`ikun_mm.datasets.transforms`).
+        window: frames per window (paper: 8).
+        stride: window stride at test time (paper: 4).
+        positive_ratio: see above; ``None`` is the paper's uniform sampling.
+        exclude_sentences: expressions containing any of these substrings are dropped.
+        test_mode: see above.
+    """
+
+    METAINFO = dict(classes=('car', 'pedestrian'))
+
+    def __init__(self,
+                 data_root: str,
+                 split: Union[str, Sequence[str]] = 'train',
+                 pipeline: Sequence[dict] = (),
+                 window: int = WINDOW,
+                 stride: int = STRIDE,
+                 positive_ratio: Optional[float] = None,
+                 exclude_sentences: Sequence[str] = (),
+                 test_mode: bool = False,
+                 **kwargs) -> None:
+        if positive_ratio is not None and not 0.0 <= positive_ratio <= 1.0:
+            raise ValueError(f'positive_ratio must be in [0, 1] or None, got {positive_ratio}')
+        self.split = split
+        self.window = int(window)
+        self.stride = int(stride)
+        self.positive_ratio = positive_ratio
+        self.exclude_sentences = tuple(exclude_sentences)
+        self.videos: Dict[str, Tuple[VideoAnnotation, List[Expression]]] = {}
+        self._positives: Dict[str, List[set]] = {}
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(data_root=data_root, ann_file='', pipeline=list(pipeline),
+                         test_mode=test_mode, **kwargs)
+
+    # ---------------------------------------------------------------- building the index
+    def load_data_list(self) -> List[dict]:
+        items = []
+        for video in resolve_videos(self.data_root, self.split):
+            ann = load_video_annotation(self.data_root, video)
+            exprs = [e for e in load_expressions(self.data_root, video, ann)
+                     if not any(s in e.sentence for s in self.exclude_sentences)]
+            if not exprs:
+                continue
+            self.videos[video] = (ann, exprs)
+            self._positives[video] = [e.positives() for e in exprs]
+            for tid in ann.track_ids():
+                rows = ann.track(tid)
+                frames = rows[:, 0].astype(np.int64)
+                boxes = {int(f): r[3:7] for f, r in zip(frames, rows)}
+                if self.test_mode:
+                    for win in track_windows(frames, self.window, self.stride):
+                        items.append(dict(video=video, track_id=tid, window=win.tolist(),
+                                          boxes=boxes))
+                else:
+                    items.append(dict(video=video, track_id=tid, frames=frames.tolist(),
+                                      boxes=boxes))
+        return items
+
+    def sentences(self, video: str) -> List[str]:
+        """The expressions of ``video`` in dataset order."""
+        return [e.sentence for e in self.videos[video][1]]
+
+    def holds(self, video: str, track_id: int, frame: int) -> np.ndarray:
+        """Bool array (E,): which expressions of ``video`` hold for ``track_id`` at ``frame``."""
+        key = (int(frame), int(track_id))
+        return np.array([key in pos for pos in self._positives[video]], dtype=bool)
+
+    # ---------------------------------------------------------------- sampling
+    def _sample_train(self, info: dict) -> dict:
+        runs = split_at_gaps(info['frames'])
+        # every window of up to `window` consecutive frames, each equally likely
+        windows = [(run, s) for run in runs
+                   for s in range(max(1, len(run) - self.window + 1))]
+        run, start = windows[np.random.randint(len(windows))]
+        win = run[start:start + self.window]
+        pos = training_frame_positions(len(win), np.random.default_rng(np.random.randint(2**31)))
+        frames = [int(win[p]) for p in pos]
+        ref = frames[-1]
+        holds = self.holds(info['video'], info['track_id'], ref)
+        if self.positive_ratio is None or holds.all() or not holds.any():
+            k = np.random.randint(len(holds))
+        else:
+            pool = np.nonzero(holds if np.random.rand() < self.positive_ratio else ~holds)[0]
+            k = int(pool[np.random.randint(len(pool))])
+        sentence = self.videos[info['video']][1][k].sentence
+        return dict(window=win.tolist(), frames=frames, ref_frame=ref, sentences=[sentence],
+                    labels=holds[k:k + 1].astype(np.float32))
+
+    def _sample_test(self, info: dict) -> dict:
+        win = info['window']
+        frames = [int(win[p]) for p in inference_frame_positions(len(win))]
+        ref = frames[-1]
+        holds = self.holds(info['video'], info['track_id'], ref)
+        return dict(window=list(win), frames=frames, ref_frame=ref,
+                    sentences=self.sentences(info['video']), labels=holds.astype(np.float32))
+
+    def prepare_data(self, idx: int) -> dict:
+        info = self.get_data_info(idx)
+        sample = self._sample_test(info) if self.test_mode else self._sample_train(info)
+        ann = self.videos[info['video']][0]
+        info.pop('window', None)
+        results = dict(video=info['video'], track_id=int(info['track_id']),
+                       img_paths=[ann.img_paths[f] for f in sample['frames']],
+                       boxes=np.stack([info['boxes'][f] for f in sample['frames']]), **sample)
+        return self.pipeline(results)

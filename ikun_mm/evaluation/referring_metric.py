@@ -1,0 +1,108 @@
+"""``ReferringMetric``: the Refer-KITTI evaluation protocol (SPEC §5), computed by TrackEval.
+
+Every (video, expression) pair is one MOT sequence named ``<video>+<sentence-with-dashes>``
+whose ground truth is the boxes of the referred objects (:func:`expression_gt_rows`, in the
+``corrected`` frame convention by default, ``legacy`` on request) and whose predictions are the
+boxes the model referred with that expression. HOTA/DetA/AssA/DetRe/DetPr/AssRe/AssPr/LocA,
+MOTA and IDF1 are computed by TrackEval and combined over all sequences the way TrackEval
+combines sequences (sums of counts, not a mean over expressions).
+"""
+import os
+import os.path as osp
+import shutil
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from ikun_mm.datasets.refer_kitti_io import FRAME_CONVENTIONS, expression_gt_rows
+from ikun_mm.registry import METRICS
+from .trackeval_utils import evaluate_mot, mot_rows_from_boxes
+
+#: Metrics reported (percentages, as in the RMOT literature), in table order.
+REPORTED = ('HOTA', 'DetA', 'AssA', 'DetRe', 'DetPr', 'AssRe', 'AssPr', 'LocA', 'MOTA', 'IDF1')
+
+
+def sequence_name(video: str, expression_file: str) -> str:
+    """``'0005'``, ``'.../cars-moving-left.json'`` -> ``'0005+cars-moving-left'``."""
+    return f'{video}+{osp.splitext(osp.basename(expression_file))[0]}'
+
+
+@METRICS.register_module()
+class ReferringMetric(BaseMetric):
+    """Referring MOT metric over (video, expression) sequences, computed with TrackEval.
+
+    Args:
+        convention: frame convention of the GT, ``'corrected'`` (default) or ``'legacy'``
+            (see :func:`ikun_mm.datasets.refer_kitti_io.expression_gt_rows`).
+        out_dir: when given, the GT and predictions are kept there in TrackEval's folder layout
+            (``gt/<seq>/gt/gt.txt``, ``trackers/tracker/data/<seq>.txt``) so TrackEval can be
+            re-run on them. The files are written to a temporary folder and moved into place
+            when complete; an existing ``out_dir`` is never overwritten (a timestamped sibling
+            is used instead).
+        prefix: metric name prefix in logs.
+    """
+
+    default_prefix = 'refer'
+
+    def __init__(self, convention: str = 'corrected', out_dir: Optional[str] = None,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if convention not in FRAME_CONVENTIONS:
+            raise ValueError(f'convention must be one of {FRAME_CONVENTIONS}, got {convention!r}')
+        self.convention = convention
+        self.out_dir = out_dir
+        self.last_results: Dict[str, Dict[str, float]] = {}
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            ann, referred = sample['annotation'], sample['pred_referred']
+            for expr in sample['expressions']:
+                rows = referred.get(expr.sentence, np.zeros((0, 7)))
+                self.results.append(dict(
+                    seq=sequence_name(sample['video'], expr.file),
+                    num_frames=int(sample['num_frames']),
+                    gt=expression_gt_rows(expr, ann, self.convention),
+                    pred=mot_rows_from_boxes(rows[:, :7]) if len(rows) else np.zeros((0, 7))))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        gt = {r['seq']: r['gt'] for r in results}
+        pred = {r['seq']: r['pred'] for r in results}
+        num_frames = {r['seq']: r['num_frames'] for r in results}
+        if len(gt) != len(results):
+            raise ValueError('ReferringMetric: two (video, expression) pairs share a name')
+        if self.out_dir is None:
+            scores = evaluate_mot(gt, pred, num_frames)
+        else:
+            parent = osp.dirname(osp.abspath(self.out_dir))
+            os.makedirs(parent, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix='.trackeval_', dir=parent)
+            try:
+                scores = evaluate_mot(gt, pred, num_frames, work_dir=tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            final = self.out_dir
+            if osp.exists(final):
+                final = f'{self.out_dir}_{time.strftime("%Y%m%d_%H%M%S")}'
+            os.replace(tmp, final)
+            MMLogger.get_current_instance().info(
+                f'TrackEval files ({len(gt)} sequences, {self.convention} frames) in {final}')
+        self.last_results = scores
+        combined = scores['COMBINED']
+        metrics = {k: 100.0 * combined[k] for k in REPORTED}
+        MMLogger.get_current_instance().info(
+            '\n' + format_table(metrics, f'{len(gt)} (video, expression) sequences, '
+                                f'{self.convention} frame convention'))
+        return metrics
+
+
+def format_table(metrics: Dict[str, float], title: str = '') -> str:
+    """A two-line text table of the reported metrics."""
+    keys = [k for k in REPORTED if k in metrics]
+    head = ' '.join(f'{k:>7}' for k in keys)
+    vals = ' '.join(f'{metrics[k]:7.2f}' for k in keys)
+    return (f'{title}\n' if title else '') + head + '\n' + vals

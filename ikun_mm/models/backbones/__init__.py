@@ -1,0 +1,3 @@
+from .dla import DLASeg
+
+__all__ = ['DLASeg']

@@ -1,0 +1,102 @@
+"""``DetectionsFromFile``: a detector-free "detector" that replays cached detections."""
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+
+from ikun_mm.datasets.refer_kitti_io import load_detections
+from ikun_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class DetectionsFromFile(BaseModel):
+    """Feeds detections read from MOTChallenge files (``frame,id,x,y,w,h,score[,cls,...]``,
+    1-based frames) to a tracker, in place of a detector.
+
+    Files are read with :func:`ikun_mm.datasets.refer_kitti_io.load_detections`, so a malformed
+    line raises ``ReferKittiFormatError`` naming the file and line.
+
+    Args:
+        det_file: one detection file, used for every frame asked for (one video).
+        det_dir: folder of ``<video>.txt`` files; the video of a frame is its metainfo ``video``
+            or else the name of its image's folder (``img_path``).
+        score_thr: detections scoring below are dropped.
+        default_label: label of detections whose file has no class column (``cls = -1``).
+        class_map: optional ``{class id in the file: label}``; other classes are dropped.
+    """
+
+    def __init__(self,
+                 det_file: Optional[str] = None,
+                 det_dir: Optional[str] = None,
+                 score_thr: float = 0.,
+                 default_label: int = 0,
+                 class_map: Optional[Dict[int, int]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if (det_file is None) == (det_dir is None):
+            raise ValueError('DetectionsFromFile: give exactly one of det_file and det_dir, got '
+                             f'det_file={det_file!r}, det_dir={det_dir!r}')
+        self.det_file, self.det_dir = det_file, det_dir
+        self.score_thr = score_thr
+        self.default_label = default_label
+        self.class_map = None if class_map is None else {int(k): int(v)
+                                                         for k, v in class_map.items()}
+        self._cache: Dict[Tuple[str, float], Dict[int, np.ndarray]] = {}
+
+    def file_for(self, metainfo: dict) -> str:
+        """Detection file of the frame described by ``metainfo``."""
+        if self.det_file is not None:
+            return self.det_file
+        video = metainfo.get('video')
+        if video is None and metainfo.get('img_path'):
+            video = osp.basename(osp.dirname(metainfo['img_path']))
+        if video is None:
+            raise KeyError('DetectionsFromFile: with det_dir, a frame needs metainfo "video" or '
+                           '"img_path"')
+        return osp.join(self.det_dir, f'{video}.txt')
+
+    def detections(self, path: str) -> Dict[int, np.ndarray]:
+        """``{frame (0-based): array (K, 6) x1, y1, x2, y2, score, label}`` of one file."""
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'DetectionsFromFile: detection file {path} does not exist')
+        key = (path, osp.getmtime(path))
+        if key not in self._cache:
+            dets = load_detections(path)
+            labels = dets[:, 6].copy()
+            labels[labels < 0] = self.default_label
+            keep = dets[:, 5] >= self.score_thr
+            if self.class_map is not None:
+                keep &= np.isin(labels, list(self.class_map))
+                labels = np.array([self.class_map.get(int(c), -1) for c in labels])
+            dets = np.concatenate([dets[:, :6], labels[:, None]], 1)[keep]
+            self._cache = {key: {int(f): dets[dets[:, 0] == f, 1:]
+                                 for f in np.unique(dets[:, 0])}}
+        return self._cache[key]
+
+    def num_frames(self, path: str) -> int:
+        """1 + the last frame index with a detection in ``path``."""
+        frames = self.detections(path)
+        return max(frames) + 1 if frames else 0
+
+    def predict(self, batch_inputs, batch_data_samples: List[DetDataSample],
+                rescale: bool = True) -> List[DetDataSample]:
+        """Set ``pred_instances`` (bboxes (K, 4) xyxy, scores (K,), labels (K,)) of each sample
+        from its ``frame_id`` (0-based); inputs are ignored."""
+        for sample in batch_data_samples:
+            frame = int(sample.metainfo['frame_id'])
+            dets = self.detections(self.file_for(sample.metainfo)).get(frame, np.zeros((0, 6)))
+            inst = InstanceData()
+            inst.bboxes = torch.as_tensor(dets[:, :4], dtype=torch.float32)
+            inst.scores = torch.as_tensor(dets[:, 4], dtype=torch.float32)
+            inst.labels = torch.as_tensor(dets[:, 5], dtype=torch.long)
+            sample.pred_instances = inst
+        return batch_data_samples
+
+    def forward(self, inputs=None, data_samples=None, mode: str = 'predict'):
+        if mode != 'predict':
+            raise ValueError(f'DetectionsFromFile only predicts, got mode={mode!r}')
+        return self.predict(inputs, data_samples)

@@ -1,0 +1,4 @@
+from .fairmot import FairMOT
+from .fairmot_head import FairMOTHead
+
+__all__ = ['FairMOT', 'FairMOTHead']

@@ -1,0 +1,284 @@
+"""``ReferringTracker``: detector → tracker → iKUN, the whole referring MOT chain in one model.
+
+One video in, per expression the referred tracks out::
+
+    frames ─► detector ─► tracker (any mmdet-API tracker) ─► tracks {id: (frame, box)}
+                                                              │
+                     expressions ─► iKUN score_tracks ────────┴─► frame scores > score_thr
+                                                                   ─► referred rows per expression
+
+The tracker runs once per video, whatever the number of expressions; iKUN scores every track
+window against all expressions at once (the fast path of :func:`.inference.score_tracks`).
+"""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.structures import BaseDataElement
+
+from ikun_mm.registry import MODELS
+from ..trackers.tracking_by_detection import TrackingByDetection, track_results_array
+from .inference import score_tracks
+
+#: Columns of the referred rows: frame (0-based), id, x1, y1, x2, y2, score.
+REFERRED_COLUMNS = ('frame', 'id', 'x1', 'y1', 'x2', 'y2', 'score')
+
+
+def tracks_from_rows(rows: np.ndarray) -> Dict[int, np.ndarray]:
+    """Tracker rows ``frame, id, x1, y1, x2, y2, ...`` (N, 6+) -> ``{id: (L, 5) frame, box}``."""
+    tracks = {}
+    for tid in np.unique(rows[:, 1]).astype(int):
+        sel = rows[rows[:, 1] == tid]
+        tracks[int(tid)] = sel[np.argsort(sel[:, 0], kind='stable')][:, [0, 2, 3, 4, 5]]
+    return tracks
+
+
+def referred_rows(tracks: Dict[int, np.ndarray], scores: Dict[int, 'object'],
+                  num_expressions: int, score_thr: float = 0.0) -> List[np.ndarray]:
+    """Per expression, the rows of the frames whose score exceeds ``score_thr``.
+
+    Args:
+        tracks: ``{id: (L, 5) frame, x1, y1, x2, y2}``.
+        scores: ``{id: TrackScores}`` from :func:`.inference.score_tracks` (same frames).
+
+    Returns:
+        E arrays of shape (M_e, 7): ``frame (0-based), id, x1, y1, x2, y2, score``, sorted by
+        frame then id.
+    """
+    out = []
+    for e in range(num_expressions):
+        parts = []
+        for tid, track in tracks.items():
+            s = scores[tid].scores[:, e]
+            keep = s > score_thr
+            if keep.any():
+                parts.append(np.concatenate(
+                    [track[keep, :1], np.full((keep.sum(), 1), tid), track[keep, 1:5],
+                     s[keep, None]], 1))
+        rows = np.concatenate(parts) if parts else np.zeros((0, 7))
+        out.append(rows[np.lexsort((rows[:, 1], rows[:, 0]))])
+    return out
+
+
+def swappable_tracker_cfg(cfg: dict) -> dict:
+    """Drop the settings the configured tracker class does not take.
+
+    The tracker of a referring config is swapped by changing ``type`` alone (e.g.
+    ``--cfg-options model.tracker.type=OCSORTTracker``): settings of the previous tracker that
+    the new one has no parameter for (NeuralSORT's ``cascade_depth`` for OC-SORT, say) are
+    dropped with a log line instead of failing the build. Shared ones (``motion``,
+    ``obj_score_thr``, ``init_track_thr``, ``num_frames_retain``...) carry over, so the trained
+    NKF drops into any mmdet tracker unchanged.
+    """
+    import inspect
+
+    from mmengine.logging import MMLogger
+    cls = MODELS.get(cfg['type'])
+    if cls is None:
+        raise KeyError(f'tracker type {cfg["type"]!r} is not registered')
+    accepted = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        accepted |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                          p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break  # this __init__ takes no **kwargs: nothing further up receives more
+    dropped = sorted(k for k in cfg if k != 'type' and k not in accepted)
+    if dropped:
+        MMLogger.get_current_instance().info(
+            f'{cfg["type"]} takes no {dropped}: those tracker settings are ignored')
+    return {k: v for k, v in cfg.items() if k not in dropped}
+
+
+@MODELS.register_module()
+class ReferringTracker(TrackingByDetection):
+    """Referring multi-object tracking with an insertable referring model (iKUN recipe).
+
+    Swapping the base tracker is one config line (``model.tracker.type``); the detector can be
+    any mmdet detector or ``DetectionsFromFile`` (cached detections).
+
+    Checkpoints: ``tools/test.py CONFIG CHECKPOINT`` loads CHECKPOINT strictly. It may be a
+    checkpoint of the whole model or an iKUN checkpoint as ``tools/train.py`` writes it for an
+    iKUN config (keys without the ``referrer.`` prefix); the latter loads into ``referrer`` and
+    the other parts keep the weights their own configs gave them (e.g. the NKF checkpoint of
+    ``NeuralSORTTracker``). ``referrer_checkpoint`` does the same at build time.
+
+    Args:
+        detector: detector config (``DetectionsFromFile`` or an mmdet detector).
+        tracker: tracker config (``NeuralSORTTracker``, ``OCSORTTracker``, ``ByteTracker``...).
+        referrer: iKUN config (:class:`~.ikun.IKUN`).
+        referrer_checkpoint: optional iKUN checkpoint loaded (strictly) at build time.
+        score_thr: a box is referred when its (calibrated) frame score exceeds this (paper: 0).
+        calibrate: ``None`` uses the referrer's calibration when it has an enabled one;
+            ``False`` uses raw scores.
+        interpolate: run the tracker's offline ``postprocess`` (e.g. NeuralSORT's gap
+            interpolation) before referring. Streaming (:class:`.streaming.ReferringStream`)
+            never does.
+        reid, cmc, data_preprocessor: as in :class:`TrackingByDetection`.
+    """
+
+    def __init__(self,
+                 detector: dict,
+                 tracker: dict,
+                 referrer: dict,
+                 referrer_checkpoint: Optional[str] = None,
+                 score_thr: float = 0.0,
+                 calibrate: Optional[bool] = None,
+                 interpolate: bool = True,
+                 reid: Optional[dict] = None,
+                 cmc: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(detector=detector, tracker=swappable_tracker_cfg(tracker), reid=reid,
+                         cmc=cmc,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.referrer = MODELS.build(referrer)
+        self.score_thr = float(score_thr)
+        self.calibrate = calibrate
+        self.interpolate = interpolate
+        self._register_load_state_dict_pre_hook(self._route_referrer_checkpoint)
+        if referrer_checkpoint:
+            self.load_referrer_checkpoint(referrer_checkpoint)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def _route_referrer_checkpoint(self, state_dict, prefix, *args) -> None:
+        """Load-state-dict pre-hook: a referrer-only state dict goes into ``referrer``. Keys the
+        checkpoint lacks keep their current values when they belong to the other parts (their
+        own configs load them) or to the referrer's calibration (a checkpoint trained without
+        calibration keeps the config's ``a``, ``b``); any other mismatch stays an error."""
+        children = tuple(f'{prefix}{name}.' for name in self._modules)
+        own = [k for k in state_dict if k.startswith(prefix)]
+        if own and not any(k.startswith(children) for k in own):
+            for key in own:
+                state_dict[f'{prefix}referrer.{key[len(prefix):]}'] = state_dict.pop(key)
+        referrer = f'{prefix}referrer.'
+        if getattr(self.referrer, 'calibration', None) is None:
+            for key in [k for k in state_dict if k.startswith(f'{referrer}calibration.')]:
+                state_dict.pop(key)  # fitted a, b of a config without calibration: unused
+        if any(k.startswith(referrer) for k in state_dict):
+            for key, value in self.state_dict(prefix=prefix).items():
+                if not key.startswith(referrer) or key.startswith(f'{referrer}calibration.'):
+                    state_dict.setdefault(key, value)
+
+    def load_referrer_checkpoint(self, path: str) -> None:
+        """Load an iKUN checkpoint into ``referrer``; any mismatch raises."""
+        ckpt = _load_checkpoint(path, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+        if not isinstance(state, dict) or not state:
+            raise RuntimeError(f'{path}: not a checkpoint (no state_dict)')
+        state = {k[len('referrer.'):] if k.startswith('referrer.') else k: v
+                 for k, v in state.items()}
+        if getattr(self.referrer, 'calibration', None) is None:
+            state = {k: v for k, v in state.items() if not k.startswith('calibration.')}
+        for key, value in self.referrer.state_dict().items():
+            if key.startswith('calibration.'):
+                state.setdefault(key, value)  # a checkpoint without calibration keeps the cfg's
+        try:
+            self.referrer.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise RuntimeError(f'{path}: does not fit the referrer of this config: {exc}') \
+                from exc
+
+    # -- inference --------------------------------------------------------------------------
+    def track_rows(self, num_frames: int, img_size, video: str = '',
+                   img_paths: Optional[Sequence[str]] = None,
+                   progress: bool = False) -> np.ndarray:
+        """Run detector + tracker over a video (with a progress bar when ``progress``).
+
+        Returns:
+            array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
+        """
+        from mmdet.structures import DetDataSample
+        width, height = img_size
+        rows = []
+        frames = range(num_frames)
+        if progress:
+            from tqdm import tqdm
+            frames = tqdm(frames, desc=f'tracking {video}'.strip(), unit='frame')
+        for f in frames:
+            meta = dict(frame_id=f, video=video, img_shape=(height, width),
+                        ori_shape=(height, width), scale_factor=(1.0, 1.0))
+            if img_paths is not None:
+                meta['img_path'] = img_paths[f]
+            sample = DetDataSample(metainfo=meta)
+            img = self._frame_tensor(img_paths[f]) if self.needs_pixels else None
+            rows.append(track_results_array(f, self.track_frame(sample, img)))
+        rows = np.concatenate(rows) if rows else np.zeros((0, 8))
+        if self.interpolate and hasattr(self.tracker, 'postprocess') and len(rows):
+            rows = self.tracker.postprocess(rows)
+        return rows
+
+    @property
+    def needs_pixels(self) -> bool:
+        """Whether detector or tracker look at the frames (not so for cached detections
+        without ReID)."""
+        from ..detectors.detections_from_file import DetectionsFromFile
+        return not isinstance(self.detector, DetectionsFromFile) or self.reid is not None
+
+    def _frame_tensor(self, path: str) -> torch.Tensor:
+        """Tensor (1, 3, H, W) of one frame, through the detector's own data preprocessor."""
+        import mmcv
+        img = mmcv.imread(path, channel_order='bgr')
+        tensor = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        pre = getattr(self.detector, 'data_preprocessor', None)
+        if pre is None:
+            return tensor[None].float()
+        return pre(dict(inputs=[tensor]), False)['inputs']
+
+    def refer(self, img_paths: Sequence, tracks: Dict[int, np.ndarray],
+              expressions: Sequence[str]) -> List[np.ndarray]:
+        """Score ``tracks`` against ``expressions`` and keep the referred rows (see
+        :func:`referred_rows`)."""
+        if not tracks:
+            return [np.zeros((0, 7)) for _ in expressions]
+        scores = score_tracks(self.referrer, img_paths, tracks, expressions, fast=True,
+                              calibrate=self.calibrate)
+        return referred_rows(tracks, scores, len(expressions), self.score_thr)
+
+    @torch.no_grad()
+    def refer_video(self, img_paths: Sequence[str], expressions: Sequence[str],
+                    img_size=None, video: str = '',
+                    progress: bool = False) -> Dict[str, np.ndarray]:
+        """Offline referring tracking of one video.
+
+        Args:
+            img_paths: the frames (paths or RGB arrays), index = frame.
+            expressions: free-text expressions.
+            img_size: (W, H); read from the first frame when None.
+            video: video name (used by ``DetectionsFromFile(det_dir=...)``).
+            progress: show a progress bar while tracking.
+
+        Returns:
+            ``{expression: array (M, 7) frame (0-based), id, x1, y1, x2, y2, score}``.
+        """
+        if img_size is None:
+            img_size = _frame_size(img_paths[0])
+        rows = self.track_rows(len(img_paths), img_size, video, img_paths, progress)
+        referred = self.refer(img_paths, tracks_from_rows(rows), list(expressions))
+        return dict(zip(expressions, referred))
+
+    def predict(self, inputs, data_samples: List[BaseDataElement],
+                rescale: bool = True, **kwargs) -> List[BaseDataElement]:
+        """Refer every video of the batch; adds ``pred_referred`` (``{sentence: rows}``) and
+        ``pred_track_rows`` (the tracker's output) to each sample."""
+        for sample in data_samples:
+            meta = sample.metainfo
+            rows = self.track_rows(meta['num_frames'], meta['img_size'], meta['video'],
+                                   meta['img_paths'])
+            sentences = list(meta['sentences'])
+            referred = self.refer(meta['img_paths'], tracks_from_rows(rows), sentences)
+            sample.pred_track_rows = rows
+            sample.pred_referred = dict(zip(sentences, referred))
+        return data_samples
+
+
+def _frame_size(frame) -> tuple:
+    if isinstance(frame, np.ndarray):
+        return frame.shape[1], frame.shape[0]
+    from PIL import Image
+    with Image.open(frame) as img:
+        return img.size

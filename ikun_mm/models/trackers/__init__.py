@@ -1,0 +1,11 @@
+"""Multi-object trackers (mmdet 3.x tracker API)."""
+from .jde_tracker import JDETracker
+from .neuralsort_tracker import (NeuralSORTTracker, direction_consistency_cost,
+                                 interpolate_tracks, linear_assignment, visible_fraction)
+from .tracking_by_detection import TrackingByDetection, track_results_array, track_video
+
+__all__ = [
+    'JDETracker', 'NeuralSORTTracker', 'direction_consistency_cost', 'interpolate_tracks',
+    'linear_assignment', 'visible_fraction', 'TrackingByDetection', 'track_results_array',
+    'track_video'
+]

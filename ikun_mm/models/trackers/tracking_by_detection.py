@@ -1,0 +1,136 @@
+"""``TrackingByDetection``: any detector + any mmdet-API tracker, one frame at a time."""
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmdet.models.mot import BaseMOTModel
+from mmdet.structures import DetDataSample, TrackDataSample
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ikun_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class TrackingByDetection(BaseMOTModel):
+    """Detector -> tracker, where the tracker is swappable by one config line.
+
+    Calls ``tracker.track(model=self, img=..., data_sample=..., data_preprocessor=...,
+    rescale=...)`` with keyword arguments, which every mmdet 3.x tracker accepts (SORT/DeepSORT
+    and StrongSORT read ``model``/``img``, ByteTrack and OC-SORT ignore them), and
+    ``NeuralSORTTracker``. Optional modules mmdet's trackers look up on the model are attributes
+    here: ``reid`` (appearance model for DeepSORT/StrongSORT/NeuralSORT, off when ``None``) and
+    ``cmc`` (camera motion compensation for StrongSORT, off when ``None``).
+
+    Args:
+        detector: detector config, e.g. ``dict(type='DetectionsFromFile', det_dir=...)`` or any
+            mmdet detector.
+        tracker: tracker config (``NeuralSORTTracker``, ``OCSORTTracker``, ``ByteTracker``,
+            ``SORTTracker``, ``StrongSORTTracker``...).
+        reid: optional ReID model config.
+        cmc: optional camera motion compensation config (``CameraMotionCompensation``).
+        data_preprocessor: data preprocessor config.
+    """
+
+    def __init__(self,
+                 detector: dict,
+                 tracker: dict,
+                 reid: Optional[dict] = None,
+                 cmc: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        from ikun_mm.registry import TASK_UTILS
+        self.detector = MODELS.build(detector)
+        self.reid = MODELS.build(reid) if reid is not None else None
+        self.cmc = TASK_UTILS.build(cmc) if cmc is not None else None
+        self.tracker = MODELS.build(tracker)
+
+    @property
+    def with_cmc(self) -> bool:
+        """Whether camera motion compensation is on (read by mmdet's StrongSORTTracker)."""
+        return self.cmc is not None
+
+    def loss(self, inputs, data_samples, **kwargs):
+        raise NotImplementedError('TrackingByDetection only tracks; train the detector, ReID '
+                                  'or NKF with their own configs')
+
+    @torch.no_grad()
+    def track_frame(self, data_sample: DetDataSample, img: Optional[Tensor] = None,
+                    rescale: bool = True) -> InstanceData:
+        """Detect and track one frame.
+
+        Args:
+            data_sample: the frame; metainfo needs ``frame_id`` (0-based; 0 resets the tracker)
+                and ``img_shape``/``ori_shape`` ((H, W)).
+            img: Tensor of shape (1, C, H, W) or None when neither the detector nor the tracker
+                looks at pixels (detections from file, no ReID).
+
+        Returns:
+            InstanceData with ``bboxes``, ``scores``, ``labels``, ``instances_id``.
+        """
+        det = self.detector.predict(img, [data_sample])[0]
+        return self.tracker.track(model=self, img=img, data_sample=det,
+                                  data_preprocessor=self.data_preprocessor, rescale=rescale)
+
+    def predict(self, inputs: Tensor, data_samples: List[TrackDataSample],
+                rescale: bool = True, **kwargs) -> List[TrackDataSample]:
+        """Track a video.
+
+        Args:
+            inputs: Tensor of shape (1, T, C, H, W).
+            data_samples: one :class:`TrackDataSample` of T frames.
+
+        Returns:
+            the samples, each frame with ``pred_track_instances``.
+        """
+        if len(data_samples) != 1:
+            raise ValueError(f'TrackingByDetection tracks one video at a time, got '
+                             f'{len(data_samples)}')
+        video = data_samples[0]
+        for t in range(len(video)):
+            frame = video[t]
+            img = None if inputs is None else inputs[:, t].contiguous()
+            frame.pred_track_instances = self.track_frame(frame, img, rescale)
+        return data_samples
+
+
+def track_results_array(frame_id: int, inst: InstanceData) -> np.ndarray:
+    """Rows ``frame, id, x1, y1, x2, y2, score, label`` (K, 8) of one frame's tracking output."""
+    n = len(inst.instances_id)
+    return np.concatenate([
+        np.full((n, 1), frame_id), inst.instances_id.cpu().numpy()[:, None].astype(np.float64),
+        inst.bboxes.cpu().numpy().astype(np.float64),
+        inst.scores.cpu().numpy()[:, None].astype(np.float64),
+        inst.labels.cpu().numpy()[:, None].astype(np.float64)], 1).reshape(n, 8)
+
+
+def track_video(model: TrackingByDetection, num_frames: int, img_size, video: str = '',
+                progress: bool = False) -> np.ndarray:
+    """Run ``model`` over ``num_frames`` frames without images (detections from file).
+
+    Args:
+        model: the tracking model.
+        num_frames: frames 0..num_frames-1.
+        img_size: (W, H) of the frames.
+        video: video name put in the metainfo (used by ``DetectionsFromFile(det_dir=...)``).
+        progress: show a progress bar.
+
+    Returns:
+        array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``, after the tracker's
+        offline ``postprocess`` (interpolation) when it has one.
+    """
+    width, height = img_size
+    rows = []
+    frames = range(num_frames)
+    if progress:
+        from tqdm import tqdm
+        frames = tqdm(frames, desc=f'tracking {video}'.strip(), unit='frame')
+    for f in frames:
+        sample = DetDataSample(metainfo=dict(frame_id=f, video=video, img_shape=(height, width),
+                                             ori_shape=(height, width)))
+        rows.append(track_results_array(f, model.track_frame(sample)))
+    results = np.concatenate(rows) if rows else np.zeros((0, 8))
+    if hasattr(model.tracker, 'postprocess') and len(results):
+        results = model.tracker.postprocess(results)
+    return results

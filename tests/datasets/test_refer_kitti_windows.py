@@ -1,0 +1,111 @@
+"""Track windows (closed form), the window dataset on the generated tree, and the metric."""
+import numpy as np
+import pytest
+
+from ikun_mm.datasets.track_windows import (split_at_gaps, inference_frame_positions,
+                                            track_windows, training_frame_positions,
+                                            window_starts)
+
+PIPELINE = [dict(type='LoadTrackWindowFrames'),
+            dict(type='CropLocalGlobal', local_size=32, global_size=64,
+                 random_resized_crop=dict(scale=(0.8, 1.0), ratio=(0.8, 1.0))),
+            dict(type='PackIKUNInputs')]
+
+
+@pytest.mark.parametrize('length,starts', [(1, [0]), (5, [0]), (8, [0]), (9, [0, 1]),
+                                           (12, [0, 4]), (13, [0, 4, 5]), (16, [0, 4, 8]),
+                                           (17, [0, 4, 8, 9])])
+def test_window_starts(length, starts):
+    assert window_starts(length) == starts
+    # every frame is covered; the last window ends at the run's end
+    covered = {s + i for s in starts for i in range(min(8, length))}
+    assert covered == set(range(length))
+
+
+def test_windows_split_at_gaps():
+    frames = list(range(3, 13)) + [20, 21, 22] + [30]
+    runs = split_at_gaps(frames)
+    assert [r.tolist() for r in runs] == [list(range(3, 13)), [20, 21, 22], [30]]
+    wins = [w.tolist() for w in track_windows(frames)]
+    assert wins == [list(range(3, 11)), list(range(5, 13)), [20, 21, 22], [30]]
+    with pytest.raises(ValueError, match='strictly increasing'):
+        split_at_gaps([1, 1, 2])
+
+
+def test_frame_positions():
+    assert inference_frame_positions(8) == (0, 4)
+    assert inference_frame_positions(5) == (0, 2)
+    assert inference_frame_positions(1) == (0, 0)
+    rng = np.random.default_rng(0)
+    draws = np.array([training_frame_positions(8, rng) for _ in range(200)])
+    assert set(draws[:, 0]) == {0, 1, 2, 3} and set(draws[:, 1]) == {4, 5, 6, 7}
+    assert training_frame_positions(1, rng) == (0, 0)
+
+
+def _dataset(root, **kwargs):
+    from ikun_mm.registry import DATASETS
+    return DATASETS.build(dict(type='ReferKittiWindowDataset', data_root=root,
+                               pipeline=PIPELINE, **kwargs))
+
+
+def test_train_samples_follow_the_paper(mini_refer_kitti):
+    from ikun_mm.datasets import load_expressions, load_video_annotation
+    ds = _dataset(mini_refer_kitti, split='train')
+    videos = {info['video'] for info in ds.data_list}
+    assert videos == {'0000', '0001', '0002', '0003', '0004'}
+    # one item per GT track
+    assert len(ds) == sum(len(load_video_annotation(mini_refer_kitti, v).track_ids())
+                          for v in videos)
+    np.random.seed(0)
+    for idx in range(0, len(ds), 3):
+        item = ds[idx]
+        sample, inputs = item['data_samples'], item['inputs']
+        assert inputs['local'].shape == (2, 3, 32, 32) and inputs['global'].shape == (2, 3, 64, 64)
+        win, frames = sample.window, sample.frames
+        assert len(win) <= 8 and np.all(np.diff(win) == 1)
+        half = len(win) // 2
+        if len(win) > 1:
+            assert frames[0] in win[:half] and frames[1] in win[half:]
+        assert sample.ref_frame == frames[1] and len(sample.sentences) == 1
+        ann = load_video_annotation(mini_refer_kitti, sample.video)
+        expr = {e.sentence: e for e in load_expressions(mini_refer_kitti, sample.video, ann)}
+        holds = (sample.ref_frame, sample.track_id) in expr[sample.sentences[0]].positives()
+        assert float(sample.labels[0]) == float(holds)
+
+
+def test_positive_ratio_balances_labels(mini_refer_kitti):
+    np.random.seed(1)
+    ones = [float(_dataset(mini_refer_kitti, positive_ratio=1.0)[i]['data_samples'].labels[0])
+            for i in range(10)]
+    assert all(ones)
+    with pytest.raises(ValueError, match='positive_ratio'):
+        _dataset(mini_refer_kitti, positive_ratio=1.5)
+
+
+def test_test_mode_windows_and_labels(mini_refer_kitti):
+    from ikun_mm.datasets import load_video_annotation
+    ds = _dataset(mini_refer_kitti, split='test', test_mode=True)
+    ann = load_video_annotation(mini_refer_kitti, '0005')
+    expected = sum(len(track_windows(ann.track(t)[:, 0].astype(int))) for t in ann.track_ids())
+    assert len(ds) == expected
+    item = ds[0]['data_samples']
+    w = item.window
+    assert item.frames == [w[0], w[len(w) // 2]]
+    assert item.sentences == ds.sentences('0005')
+    assert item.labels.shape == (len(item.sentences), )
+    np.testing.assert_array_equal(item.labels.numpy().astype(bool),
+                                  ds.holds('0005', item.track_id, item.ref_frame))
+
+
+def test_expression_metric_closed_form():
+    import torch
+
+    from ikun_mm.evaluation import ExpressionMatchingMetric, binary_auc
+    assert binary_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert binary_auc(np.array([1., 1.]), np.array([0, 1])) == 0.5
+    metric = ExpressionMatchingMetric()
+    metric.process(None, [dict(scores=torch.tensor([0.5, -0.2, 0.3]),
+                               labels=torch.tensor([1., 1., 0.]))])
+    out = metric.compute_metrics(metric.results)
+    assert out['precision'] == 0.5 and out['recall'] == 0.5 and out['f1'] == 0.5
+    assert out['auc'] == 0.5 and out['pairs'] == 3

@@ -1,0 +1,126 @@
+"""The referring tracker: detector -> tracker -> iKUN in one model, built from the RMOT config;
+tracker swap by one line; strict checkpoint loading; streaming == offline; the demo video."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner.checkpoint import load_checkpoint
+
+from ikun_mm.datasets import load_video_annotation
+from ikun_mm.models.referring.streaming import ReferringStream
+from ikun_mm.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+CONFIG = osp.join(ROOT, 'configs', 'rmot', 'ikun_cascade_neuralsort_mini_refer_kitti.py')
+TINY = osp.join(ROOT, 'configs', 'ikun', 'ikun_tiny_mini_refer_kitti.py')
+EXPRESSIONS = ['cars', 'pedestrians walking left', 'red cars']
+
+
+def _cfg(root, **tracker):
+    """The RMOT config with the tiny iKUN as referrer (same code, smaller sizes)."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.detector.det_dir = osp.join(root, 'KITTI/detections/image_02')
+    cfg.model.referrer = Config.fromfile(TINY).model
+    cfg.model.tracker.update(tracker)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def referrer_ckpt(tmp_path_factory, mini_refer_kitti):
+    """An iKUN checkpoint as tools/train.py writes it (random weights, fixed seed)."""
+    torch.manual_seed(0)
+    referrer = MODELS.build(Config.fromfile(TINY).model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'ikun.pth')
+    torch.save(dict(meta=dict(epoch=1), state_dict=referrer.state_dict()), path)
+    return path
+
+
+def _build(root, ckpt, **tracker):
+    model = MODELS.build(_cfg(root, **tracker).model)
+    load_checkpoint(model, ckpt, strict=True)  # what tools/test.py does
+    return model.eval()
+
+
+def test_offline_referring_on_a_video(mini_refer_kitti, referrer_ckpt):
+    model = _build(mini_refer_kitti, referrer_ckpt)
+    ann = load_video_annotation(mini_refer_kitti, '0005')
+    out = model.refer_video(ann.img_paths, EXPRESSIONS, ann.img_size, video='0005')
+    assert list(out) == EXPRESSIONS
+    tracked = model.track_rows(ann.num_frames, ann.img_size, '0005')
+    tracked_keys = {(int(f), int(i)) for f, i in tracked[:, :2]}
+    for rows in out.values():
+        assert rows.shape[1] == 7 and (rows[:, 6] > 0).all()  # referred = score above 0
+        assert {(int(f), int(i)) for f, i in rows[:, :2]} <= tracked_keys
+
+
+def test_checkpoint_routing_is_strict(tmp_path, mini_refer_kitti, referrer_ckpt):
+    model = MODELS.build(_cfg(mini_refer_kitti).model)
+    state = torch.load(referrer_ckpt, weights_only=False)['state_dict']
+    load_checkpoint(model, referrer_ckpt, strict=True)
+    key = next(iter(state))
+    assert torch.equal(model.referrer.state_dict()[key], state[key])
+    bad = dict(state)
+    bad.pop(key)
+    bad['not_a_layer.weight'] = torch.zeros(1)
+    torch.save(dict(state_dict=bad), str(tmp_path / 'bad.pth'))
+    with pytest.raises(RuntimeError, match='not_a_layer'):
+        load_checkpoint(model, str(tmp_path / 'bad.pth'), strict=True)
+    with pytest.raises(RuntimeError, match='does not fit the referrer'):
+        model.load_referrer_checkpoint(str(tmp_path / 'bad.pth'))
+
+
+@pytest.mark.parametrize('tracker_type', ['OCSORTTracker', 'ByteTracker', 'SORTTracker'])
+def test_swapping_the_tracker_is_one_line(mini_refer_kitti, referrer_ckpt, tracker_type):
+    from mmdet.models.trackers import BaseTracker
+    model = _build(mini_refer_kitti, referrer_ckpt, type=tracker_type)
+    assert type(model.tracker).__name__ == tracker_type
+    assert isinstance(model.tracker, BaseTracker)
+    ann = load_video_annotation(mini_refer_kitti, '0005')
+    rows = model.track_rows(ann.num_frames, ann.img_size, '0005')
+    assert len(np.unique(rows[:, 1])) >= 3  # it tracks
+    out = model.refer_video(ann.img_paths, EXPRESSIONS[:1], ann.img_size, video='0005')
+    assert out['cars'].shape[1] == 7
+
+
+def test_streaming_final_output_equals_offline(mini_refer_kitti, referrer_ckpt):
+    model = _build(mini_refer_kitti, referrer_ckpt)
+    model.interpolate = False  # offline interpolation needs the future
+    ann = load_video_annotation(mini_refer_kitti, '0005')
+    offline = model.refer_video(ann.img_paths, EXPRESSIONS, ann.img_size, video='0005')
+    stream = ReferringStream(model, EXPRESSIONS, ann.img_size, video='0005')
+    for f, path in enumerate(ann.img_paths):
+        now = stream.update(path)
+        for rows in now.values():
+            assert (rows[:, 0] == f).all()
+    final = stream.finish()
+    for sentence in EXPRESSIONS:
+        np.testing.assert_allclose(final[sentence], offline[sentence], atol=1e-6)
+
+
+def test_demo_writes_video_and_mot_files(tmp_path, mini_refer_kitti, referrer_ckpt):
+    frames = osp.join(mini_refer_kitti, 'KITTI/training/image_02/0005')
+    out = str(tmp_path / 'demo.mp4')
+    det = osp.join(mini_refer_kitti, 'KITTI/detections/image_02/0005.txt')
+    cfg_file = str(tmp_path / 'rmot_tiny.py')
+    _cfg(mini_refer_kitti).dump(cfg_file)
+    cmd = [sys.executable, osp.join(ROOT, 'demo', 'rmot_demo.py'), frames, 'cars',
+           'pedestrians walking left', '--config', cfg_file, '--checkpoint', referrer_ckpt,
+           '--out', out, '--det', det]
+    env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout, not an older installed copy
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cap = cv2.VideoCapture(out)
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    assert count == 24  # one output frame per input frame, playable
+    assert osp.isfile(str(tmp_path / 'demo_cars.txt'))
+    assert osp.isfile(str(tmp_path / 'demo_pedestrians-walking-left.txt'))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode != 0 and 'exists; pass --overwrite' in again.stderr
