@@ -35,7 +35,7 @@ TINY_ATOM = dict(
 
 
 @pytest.mark.parametrize('name', ['atom_r18_8xb8-50e_lasot-got10k.py',
-                                  'atom_r18-small_1xb8-8e_synthetic.py'])
+                                  'atom_r18-small_1xb8-40e_synthetic.py'])
 def test_config_builds(name):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     model = MODELS.build(cfg.model)

@@ -2,9 +2,9 @@
 # (layer2/layer3 = 32/64 channels) trained from scratch with a slim IoU predictor on 128x128
 # search regions (5x the target), online classifier with 32 channels.
 #   python tools/data/generate_sot.py data/synthetic_sot
-#   python tools/train.py configs/atom/atom_r18-small_1xb8-8e_synthetic.py
-#   python tools/test.py configs/atom/atom_r18-small_1xb8-8e_synthetic.py \
-#       work_dirs/atom_r18-small_1xb8-8e_synthetic/epoch_8.pth
+#   python tools/train.py configs/atom/atom_r18-small_1xb8-40e_synthetic.py
+#   python tools/test.py configs/atom/atom_r18-small_1xb8-40e_synthetic.py \
+#       work_dirs/atom_r18-small_1xb8-40e_synthetic/epoch_40.pth
 _base_ = [
     '../_base_/models/atom_r18.py', '../_base_/datasets/synthetic_sot.py',
     '../_base_/default_runtime.py'
@@ -41,8 +41,9 @@ val_evaluator = None
 val_cfg = None
 
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3))
-param_scheduler = [dict(type='StepLR', step_size=6, gamma=0.2, by_epoch=True)]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8, val_interval=1)
+# 40 epochs x 20 iterations: about 5 minutes on 2 CPU cores with OMP_NUM_THREADS=1
+param_scheduler = [dict(type='StepLR', step_size=30, gamma=0.2, by_epoch=True)]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40, val_interval=1)
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=4),
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10),
                      logger=dict(interval=5))
