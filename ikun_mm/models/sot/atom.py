@@ -22,11 +22,9 @@ Differences from the paper's tracker, on purpose: no Fourier upsampling of the s
 the crop itself (see :mod:`.atom_augment`); the target size is clamped to the frame and to at
 least ``min_target_size`` pixels.
 """
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ikun_mm.registry import MODELS

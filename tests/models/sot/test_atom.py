@@ -1,7 +1,6 @@
 """The ATOM model: configs build, training lowers the IoU loss, tracking runs end to end."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config

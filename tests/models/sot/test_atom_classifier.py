@@ -61,7 +61,8 @@ def test_localize_target_flags():
     scores[1, 1] = 0.9  # a strong distractor far away: keep the central peak
     pos, flag = localize_target(scores, size)
     assert flag == 'hard_negative' and pos.tolist() == [5.0, 5.0]
-    scores[1, 1], scores[5, 5], scores[1, 10] = 0.0, 0.9, 1.0  # the strongest is far: take the near one
+    # the strongest peak is far from the centre: take the near one
+    scores[1, 1], scores[5, 5], scores[1, 10] = 0.0, 0.9, 1.0
     pos, flag = localize_target(scores, size)
     assert flag == 'hard_negative' and pos.tolist() == [5.0, 5.0]
 

@@ -39,7 +39,8 @@ def test_iou_net_builds_and_predicts_per_proposal():
     assert not torch.allclose(other, iou)
     # differentiable in the box coordinates (what the refinement ascends)
     boxes = proposals.clone().requires_grad_(True)
-    net.predict_iou(net.get_modulation(ref, ref_boxes), net.get_iou_feat(test), boxes).sum().backward()
+    modulation = net.get_modulation(ref, ref_boxes)
+    net.predict_iou(modulation, net.get_iou_feat(test), boxes).sum().backward()
     assert boxes.grad.abs().sum() > 0
 
 
