@@ -162,8 +162,13 @@ class STARK(BaseSOTModel):
         pos = labels > 0
         if not pos.any():
             return dict(loss_l1=boxes.sum() * 0, loss_giou=boxes.sum() * 0)
-        return dict(loss_l1=self.loss_l1(boxes[pos], gt[pos]),
-                    loss_giou=self.loss_giou(boxes[pos], gt[pos]))
+        # GIoU is undefined for inverted boxes (a bottom-right corner left of / above the
+        # top-left one, which soft-argmax can give early in training): those samples get only
+        # the L1 loss, as in the official trainer, which drops GIoU on invalid boxes
+        valid = pos & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        loss_giou = (self.loss_giou(boxes[valid], gt[valid], avg_factor=int(pos.sum()))
+                     if valid.any() else boxes.sum() * 0)
+        return dict(loss_l1=self.loss_l1(boxes[pos], gt[pos]), loss_giou=loss_giou)
 
     # ------------------------------------------------------------------ tracking
     def init(self, img: Tensor, bbox: Tensor) -> None:
