@@ -20,10 +20,9 @@ Parameter names follow timm's ViT (``patch_embed.proj``, ``blocks.i.norm1`` / ``
 naming, so official checkpoints map one to one (see :mod:`ikun_mm.models.sot.pretrained`).
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor, nn

@@ -16,14 +16,13 @@
   dynamic template is re-cropped around the current box.
 
 Deliberate differences from the official code: crops are not padded with masks (pad pixels are
-the mean colour, position encodings see a full grid); the score head is run in stage 1 too but
-not trained (it is untrained until stage 2, so stage-1 models use ``update_threshold`` on an
-untrained score only when ``test_cfg.use_score`` is left on).
+the mean colour, position encodings see a full grid). The score head exists from stage 1 on but
+only learns in stage 2, so stage-1 configs set ``test_cfg.use_score=False`` (the dynamic template
+is then refreshed on schedule without the score gate).
 """
 from typing import Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmdet.models.layers import (DetrTransformerDecoder, DetrTransformerEncoder,
                                  SinePositionalEncoding)
 from torch import Tensor, nn

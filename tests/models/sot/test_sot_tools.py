@@ -32,8 +32,8 @@ def sot_data(tmp_path_factory):
 
 
 def _options(root, work_dir, train=True):
-    opts = ['--work-dir', str(work_dir), '--cfg-options', f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}']
+    opts = ['--work-dir', str(work_dir), '--cfg-options',
+            f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}']
     return opts + ([f'train_dataloader.dataset.data_root={root}'] if train else [])
 
 
