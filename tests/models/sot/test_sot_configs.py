@@ -24,8 +24,8 @@ def test_configs_found():
     names = {osp.basename(c) for c in CONFIGS}
     assert {'ostrack_vitb16-ce_256_300e_lasot-got10k.py',
             'ostrack_vitb16-ce_384_300e_lasot-got10k.py', 'ostrack_tiny_synthetic.py',
-            'stark-st50_stage1_500e_lasot-got10k.py', 'stark-st50_stage2_50e_lasot-got10k.py', 'stark_tiny_synthetic_stage1.py',
-            'stark_tiny_synthetic_stage2.py'} <= names
+            'stark-st50_stage1_500e_lasot-got10k.py', 'stark-st50_stage2_50e_lasot-got10k.py',
+            'stark_tiny_synthetic_stage1.py', 'stark_tiny_synthetic_stage2.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
