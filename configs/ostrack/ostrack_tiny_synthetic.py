@@ -28,4 +28,5 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, 
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[50], gamma=0.1)]
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=1),
                      logger=dict(type='LoggerHook', interval=8))
+custom_hooks = [dict(type='CEKeepRatioWarmupHook', start_epoch=4, warmup_epochs=16)]
 randomness = dict(seed=0)

@@ -53,3 +53,5 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[240], gamma=0.1)]
 auto_scale_lr = dict(enable=False, base_batch_size=128)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=3))
+# CE keep ratio 1 for 20 epochs, then down to 0.7 over 80 epochs
+custom_hooks = [dict(type='CEKeepRatioWarmupHook', start_epoch=20, warmup_epochs=80)]

@@ -7,3 +7,4 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_sot.py']
 model = dict(type='StaticBoxTracker', data_preprocessor=dict(type='SOTDataPreprocessor'))
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
+train_dataloader = None  # nothing to train

@@ -42,7 +42,8 @@ class SOTFrameSampler:
         self.max_frame_gap = max_frame_gap
         self.pos_prob = pos_prob
 
-    def sample_frame_ids(self, visible: np.ndarray, rng: np.random.Generator) -> Optional[List[int]]:
+    def sample_frame_ids(self, visible: np.ndarray,
+                         rng: np.random.Generator) -> Optional[List[int]]:
         """Template ids then search ids of one positive sample, or None without visible frames.
 
         Args:

@@ -1,1 +1,2 @@
 
+from .ce_keep_ratio_hook import CEKeepRatioWarmupHook  # noqa: F401

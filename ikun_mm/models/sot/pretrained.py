@@ -39,7 +39,7 @@ STARK's frozen batch norms have no ``num_batches_tracked``; those buffers are al
 missing. Any other missing or unexpected key, or a shape mismatch, raises with the file name.
 """
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import torch
 from torch import Tensor, nn
@@ -61,8 +61,10 @@ def convert_ostrack_state_dict(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
 
 _STARK_RULES = [
     (r'^backbone\.0\.body\.', 'backbone.'),
-    (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.self_attn\.', r'\1.layers.\2.self_attn.attn.'),
-    (r'^transformer\.decoder\.layers\.(\d+)\.multihead_attn\.', r'decoder.layers.\1.cross_attn.attn.'),
+    (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.self_attn\.',
+     r'\1.layers.\2.self_attn.attn.'),
+    (r'^transformer\.decoder\.layers\.(\d+)\.multihead_attn\.',
+     r'decoder.layers.\1.cross_attn.attn.'),
     (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.linear1\.', r'\1.layers.\2.ffn.layers.0.0.'),
     (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.linear2\.', r'\1.layers.\2.ffn.layers.1.'),
     (r'^transformer\.decoder\.norm\.', 'decoder.post_norm.'),

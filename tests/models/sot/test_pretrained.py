@@ -22,10 +22,14 @@ def _official_stark_name(key):
     """Hand-written official STARK names (DETR-style transformer, torchvision ResNet)."""
     rules = [
         (r'^backbone\.', 'backbone.0.body.'),
-        (r'^(encoder|decoder)\.layers\.(\d+)\.self_attn\.attn\.', r'transformer.\1.layers.\2.self_attn.'),
-        (r'^decoder\.layers\.(\d+)\.cross_attn\.attn\.', r'transformer.decoder.layers.\1.multihead_attn.'),
-        (r'^(encoder|decoder)\.layers\.(\d+)\.ffn\.layers\.0\.0\.', r'transformer.\1.layers.\2.linear1.'),
-        (r'^(encoder|decoder)\.layers\.(\d+)\.ffn\.layers\.1\.', r'transformer.\1.layers.\2.linear2.'),
+        (r'^(encoder|decoder)\.layers\.(\d+)\.self_attn\.attn\.',
+         r'transformer.\1.layers.\2.self_attn.'),
+        (r'^decoder\.layers\.(\d+)\.cross_attn\.attn\.',
+         r'transformer.decoder.layers.\1.multihead_attn.'),
+        (r'^(encoder|decoder)\.layers\.(\d+)\.ffn\.layers\.0\.0\.',
+         r'transformer.\1.layers.\2.linear1.'),
+        (r'^(encoder|decoder)\.layers\.(\d+)\.ffn\.layers\.1\.',
+         r'transformer.\1.layers.\2.linear2.'),
         (r'^decoder\.post_norm\.', 'transformer.decoder.norm.'),
     ]
     for pattern, repl in rules:

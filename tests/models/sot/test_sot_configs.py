@@ -15,17 +15,17 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'ostrack', '*.py')) +
 
 
 def _pipelines(cfg):
-    ds = cfg.train_dataloader.dataset if 'train_dataloader' in cfg else None
+    ds = cfg.train_dataloader.dataset if cfg.get('train_dataloader') else None
     datasets = ds.datasets if ds is not None and 'datasets' in ds else [ds] if ds else []
     return [d.pipeline for d in datasets] + [cfg.test_dataloader.dataset.pipeline]
 
 
 def test_configs_found():
     names = {osp.basename(c) for c in CONFIGS}
-    assert {'ostrack_vitb16-ce_256_300e_lasot-got10k.py', 'ostrack_vitb16-ce_384_300e_lasot-got10k.py',
-            'ostrack_tiny_synthetic.py', 'stark-st50_stage1_500e_lasot-got10k.py',
-            'stark-st50_stage2_50e_lasot-got10k.py', 'stark_tiny_synthetic_stage1.py',
-            'stark_tiny_synthetic_stage2.py'} <= names
+    assert {'ostrack_vitb16-ce_256_300e_lasot-got10k.py',
+            'ostrack_vitb16-ce_384_300e_lasot-got10k.py', 'ostrack_tiny_synthetic.py',
+            'stark-st50_stage1_500e_lasot-got10k.py', 'stark-st50_stage2_50e_lasot-got10k.py',
+            'stark_tiny_synthetic_stage1.py', 'stark_tiny_synthetic_stage2.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
@@ -43,7 +43,7 @@ def test_config_builds(path):
                 assert step.search_size == model.search_size
                 assert step.search_factor == model.search_factor
     for d in (cfg.train_dataloader.dataset.get('datasets', [cfg.train_dataloader.dataset])
-              if 'train_dataloader' in cfg else []):
+              if cfg.get('train_dataloader') else []):
         assert d.type in ('GOT10kDataset', 'LaSOTDataset') and 'frame_sampler' in d
     if cfg.model.type == 'OSTrack':
         assert cfg.optim_wrapper.optimizer.type == 'AdamW'
