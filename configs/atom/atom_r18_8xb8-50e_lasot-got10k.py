@@ -1,44 +1,22 @@
-# ATOM (Danelljan et al., CVPR 2019), the paper's setting: ResNet-18 (ImageNet weights, frozen)
-# layer2/layer3 features of a 288x288 search region (5x the target's sqrt(w h)); the IoU
-# predictor is trained with MSE on 16 jittered proposals per pair (min IoU 0.1), Adam 1e-3,
-# lr x0.2 every 15 epochs, 50 epochs of 1000 iterations with batch 64 (8 GPUs x 8 here).
-# The paper trained on LaSOT + TrackingNet + COCO; ikun_mm reads LaSOT and GOT-10k layouts, so
-# this config uses LaSOT train + GOT-10k train. Offline: the ImageNet weights are a local file
-# (set `model.backbone.init_cfg.checkpoint`); the official pytracking weights load with
+# ATOM, the paper's training setting: only the IoU predictor learns (the ImageNet ResNet-18 is
+# frozen), MSE on 16 jittered proposals per pair (min IoU 0.1), reference crops without jitter,
+# test crops with centre jitter 4.5 and scale jitter 0.5, Adam 1e-3 x0.2 every 15 epochs, 50
+# epochs of 1000 iterations with batch 64 (8 GPUs x 8). The paper trained on LaSOT + TrackingNet
+# + COCO; ikun_mm reads the LaSOT and GOT-10k layouts, so this config uses their train splits.
+# Offline: put torchvision's ResNet-18 ImageNet file where `model.backbone.init_cfg.checkpoint`
+# points; the official pytracking ATOM weights load with
 # `ikun_mm.models.sot.atom_weights.load_official_atom_checkpoint`.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/models/atom_r18.py', '../_base_/default_runtime.py']
 
 search_size = 288
-model = dict(
-    type='ATOM',
-    data_preprocessor=dict(type='SOTDataPreprocessor'),
-    backbone=dict(
-        type='mmdet.ResNet', depth=18, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
-        out_indices=(1, 2), frozen_stages=3, norm_eval=True, style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet18-f37072fd.pth')),
-    iou_net=dict(type='ATOMIoUNet', in_channels=(128, 256), ref_channels=(128, 256),
-                 test_channels=256, pred_channels=(256, 256), inter_channels=(256, 256)),
-    loss_iou=dict(type='mmdet.MSELoss', loss_weight=1.0),
-    classifier=dict(compressed_dim=64, kernel_size=(4, 4), filter_reg=0.1, projection_reg=1e-4,
-                    activation_alpha=0.05, init_gn_iter=6, init_cg_iter=60, update_cg_iter=5,
-                    learning_rate=0.01, hard_negative_learning_rate=0.02, init_min_weight=0.25,
-                    memory_size=250),
-    train_cfg=dict(num_proposals=16, sigma_factors=(0.01, 0.05, 0.1, 0.2, 0.3), min_iou=0.1),
-    test_cfg=dict(search_factor=5.0, search_size=search_size, update_interval=10,
-                  num_boxes=10, refine_steps=5, step_length=1.0, top_k=3))
-
 train_pipeline = [
     dict(type='LoadSOTImages'),
-    # reference crops without jitter, test crops with centre jitter 4.5 and scale jitter 0.5
     dict(type='SOTTemplateSearchCrop', template_factor=5.0, template_size=search_size,
          search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
          search_jitter=(4.5, 0.5)),
     dict(type='PackSOTInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='PackSOTFrame'),
-]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSOTFrame')]
 frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
                      max_frame_gap=50)
 train_dataloader = dict(
@@ -56,7 +34,7 @@ train_dataloader = dict(
                  pipeline=train_pipeline),
         ]))
 test_dataloader = dict(
-    batch_size=1, num_workers=2,
+    batch_size=1, num_workers=2, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='LaSOTDataset', data_root='data/lasot/', split='testing_set.txt',
@@ -65,7 +43,6 @@ val_dataloader = test_dataloader
 test_evaluator = dict(type='SOTMetric')
 val_evaluator = test_evaluator
 
-# only the IoU predictor learns: the backbone is frozen (frozen_stages=3 covers all its stages)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [dict(type='StepLR', step_size=15, gamma=0.2, by_epoch=True)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=50, val_interval=50)

@@ -29,8 +29,18 @@ _crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
              template_size=template_size, search_factor=search_factor, search_size=search_size,
              template_jitter=(0., 0.), search_jitter=(3., 0.25))
 train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
-train_dataloader = dict(dataset=dict(datasets=[dict(pipeline=train_pipeline),
-                                               dict(pipeline=train_pipeline)]))
+# lists replace their base wholesale in mmengine configs: the datasets are written out in full
+data_root_lasot = 'data/lasot'
+data_root_got10k = 'data/got10k'
+frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
+                     max_frame_gap=200)
+_train_sets = [
+    dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+    dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+]
+train_dataloader = dict(dataset=dict(datasets=_train_sets))
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=300, val_interval=300)
 val_cfg = dict(type='ValLoop')
@@ -43,3 +53,5 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[240], gamma=0.1)]
 auto_scale_lr = dict(enable=False, base_batch_size=128)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=3))
+# CE keep ratio 1 for 20 epochs, then down to 0.7 over 80 epochs
+custom_hooks = [dict(type='CEKeepRatioWarmupHook', start_epoch=20, warmup_epochs=80)]

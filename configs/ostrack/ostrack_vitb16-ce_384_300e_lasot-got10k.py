@@ -13,5 +13,15 @@ _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=te
              search_factor=search_factor, search_size=search_size, template_jitter=(0., 0.),
              search_jitter=(3., 0.25))
 train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
-train_dataloader = dict(dataset=dict(datasets=[dict(pipeline=train_pipeline),
-                                               dict(pipeline=train_pipeline)]))
+# base-config variables are not visible here: the datasets are written out in full
+data_root_lasot = 'data/lasot'
+data_root_got10k = 'data/got10k'
+frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
+                     max_frame_gap=200)
+_train_sets = [
+    dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+    dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+]
+train_dataloader = dict(dataset=dict(datasets=_train_sets))

@@ -49,12 +49,16 @@ _crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
              template_size=template_size, search_factor=search_factor, search_size=search_size,
              template_jitter=(0., 0.), search_jitter=(4.5, 0.5))
 train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
-train_dataloader = dict(
-    batch_size=16,
-    dataset=dict(datasets=[
-        dict(frame_sampler=frame_sampler, pipeline=train_pipeline),
-        dict(frame_sampler=frame_sampler, pipeline=train_pipeline)
-    ]))
+# lists replace their base wholesale in mmengine configs: the datasets are written out in full
+data_root_lasot = 'data/lasot'
+data_root_got10k = 'data/got10k'
+_train_sets = [
+    dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+    dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
+         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+]
+train_dataloader = dict(batch_size=16, dataset=dict(datasets=_train_sets))
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500, val_interval=500)
 val_cfg = dict(type='ValLoop')

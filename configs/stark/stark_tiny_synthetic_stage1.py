@@ -43,12 +43,12 @@ _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=te
 train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
 train_dataloader = dict(dataset=dict(frame_sampler=frame_sampler, pipeline=train_pipeline))
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=100)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
                      clip_grad=dict(max_norm=1.0))
-param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[10], gamma=0.1)]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=1),
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[32], gamma=0.1)]
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=1),
                      logger=dict(type='LoggerHook', interval=8))
 randomness = dict(seed=0)

@@ -13,7 +13,8 @@ class SOTFrameSampler:
     A sample is ``num_template_frames`` template frames followed by ``num_search_frames`` search
     frames (a pair for OSTrack/STARK stage 1, a triplet ``(initial template, dynamic template,
     search)`` for STARK stage 2). The first template is a random frame where the target is
-    visible; search frames are visible frames at most ``max_frame_gap`` frames away, after the
+    visible (one with a visible frame at most ``max_frame_gap`` later, when the sequence has
+    such frames); search frames are visible frames at most ``max_frame_gap`` frames away, after the
     template when there are such frames ("causal" sampling: the tracker sees the template
     before the search frame); further templates lie between the first template and the search
     frame (the dynamic template is an intermediate frame of the video).
@@ -41,7 +42,8 @@ class SOTFrameSampler:
         self.max_frame_gap = max_frame_gap
         self.pos_prob = pos_prob
 
-    def sample_frame_ids(self, visible: np.ndarray, rng: np.random.Generator) -> Optional[List[int]]:
+    def sample_frame_ids(self, visible: np.ndarray,
+                         rng: np.random.Generator) -> Optional[List[int]]:
         """Template ids then search ids of one positive sample, or None without visible frames.
 
         Args:
@@ -50,7 +52,10 @@ class SOTFrameSampler:
         vis_ids = np.flatnonzero(visible)
         if len(vis_ids) == 0:
             return None
-        first = int(rng.choice(vis_ids))
+        # anchors with a visible frame after them within the gap, when there are any
+        nxt = np.minimum(np.searchsorted(vis_ids, vis_ids, side='right'), len(vis_ids) - 1)
+        causal = (vis_ids[nxt] > vis_ids) & (vis_ids[nxt] - vis_ids <= self.max_frame_gap)
+        first = int(rng.choice(vis_ids[causal] if causal.any() else vis_ids))
         after = vis_ids[(vis_ids > first) & (vis_ids <= first + self.max_frame_gap)]
         near = vis_ids[np.abs(vis_ids - first) <= self.max_frame_gap]
         pool = after if len(after) else near

@@ -13,3 +13,8 @@ from .stark import STARK  # noqa: E402
 from .stark_head import STARKCornerHead, STARKScoreHead, corners_to_box, soft_argmax_2d  # noqa
 
 __all__ += ['STARK', 'STARKCornerHead', 'STARKScoreHead', 'corners_to_box', 'soft_argmax_2d']
+from .pretrained import (convert_ostrack_state_dict, convert_stark_state_dict,  # noqa: E402
+                         load_official_checkpoint)
+
+__all__ += ['convert_ostrack_state_dict', 'convert_stark_state_dict', 'load_official_checkpoint']
+from .atom import ATOM  # noqa: F401,E402

@@ -22,11 +22,9 @@ Differences from the paper's tracker, on purpose: no Fourier upsampling of the s
 the crop itself (see :mod:`.atom_augment`); the target size is clamped to the frame and to at
 least ``min_target_size`` pixels.
 """
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ikun_mm.registry import MODELS
@@ -188,11 +186,13 @@ class ATOM(BaseSOTModel):
         """Score-map cell ``(x, y)`` -> crop pixel."""
         return (pos + self.classifier.score_offset() + 0.5) * self.stride
 
-    def _crop_box(self, center: Tensor, size: Tensor) -> Tuple[Tensor, tuple, float]:
-        """Search crop (1, 3, S, S) around ``center`` (2,) for a target of ``size`` (2,), its
-        region and the scale (crop pixels per frame pixel)."""
+    def _crop_box(self, img: Tensor, center: Tensor,
+                  size: Tensor) -> Tuple[Tensor, tuple, float]:
+        """Search crop (1, 3, S, S) of ``img`` (3, H, W) around ``center`` (2,) for a target of
+        ``size`` (2,), its region ``(cx, cy, side)`` and the scale (crop pixels per frame
+        pixel)."""
         box = torch.cat([center - size / 2, center + size / 2])
-        crop, region = self.crop(self._frame, box, self.test_cfg['search_factor'],
+        crop, region = self.crop(img, box, self.test_cfg['search_factor'],
                                  self.test_cfg['search_size'])
         return crop, region, self.test_cfg['search_size'] / region[2]
 
@@ -205,13 +205,12 @@ class ATOM(BaseSOTModel):
             bbox (Tensor): shape (4,), the target ``(x1, y1, x2, y2)`` in frame pixels.
         """
         cfg = self.test_cfg
-        self._frame = img
         bbox = bbox.to(img.device, torch.float32)
         self.center = (bbox[:2] + bbox[2:]) / 2
         self.size = bbox[2:] - bbox[:2]
         self.frame_num = 0
         self.state = bbox.clone()
-        crop, region, scale = self._crop_box(self.center, self.size)
+        crop, region, scale = self._crop_box(img, self.center, self.size)
         size_crop = self.size * scale
         center_crop = (self.center - crop.new_tensor(region[:2])) * scale + crop.shape[-1] / 2
 
@@ -249,9 +248,8 @@ class ATOM(BaseSOTModel):
         if self.classifier is None:
             raise RuntimeError('ATOM.track called before init()')
         cfg = self.test_cfg
-        self._frame = img
         self.frame_num += 1
-        crop, region, scale = self._crop_box(self.center, self.size)
+        crop, region, scale = self._crop_box(img, self.center, self.size)
         origin = crop.new_tensor(region[:2]) - region[2] / 2  # frame pixel of crop pixel 0
         feats2, feats3 = self.extract_feat(crop)
         scores = self.classifier.score(normalize_features(feats3))[0]

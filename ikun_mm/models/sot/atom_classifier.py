@@ -26,7 +26,7 @@ zero in every update instead of carrying the last search direction over (``CG_fo
 features are not windowed (ATOM's default turns windowing off too).
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F

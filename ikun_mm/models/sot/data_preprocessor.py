@@ -1,5 +1,5 @@
 """``SOTDataPreprocessor``: batches and normalises SOT training crops and test frames."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Sequence, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor

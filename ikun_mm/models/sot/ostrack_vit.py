@@ -10,18 +10,19 @@ heads) and only the ``ceil(keep_ratio * n)`` best stay; later blocks run on fewe
 the last block the kept search tokens are put back at their original positions and eliminated
 ones are zero (:func:`restore_search_tokens`), giving a dense map for the head.
 
-Deliberate differences from the official code: the CE keep ratio is fixed (the paper anneals it
-from 1 to the target ratio early in training; set ``ce_keep_ratio`` per schedule stage with
-``--cfg-options`` if needed); attention masks of padded crop areas are not used.
+During training the keep ratio can be warmed up from 1 (no elimination) to its configured value
+as in the paper (:class:`~ikun_mm.engine.hooks.CEKeepRatioWarmupHook` sets
+:attr:`OSTrackViT.ce_progress`); in eval mode the configured ratio is always used.
+Deliberate differences from the official code: a linear warm-up; attention masks of padded crop
+areas are not used.
 Parameter names follow timm's ViT (``patch_embed.proj``, ``blocks.i.norm1`` / ``attn.qkv`` /
 ``attn.proj`` / ``norm2`` / ``mlp.fc1`` / ``mlp.fc2``, ``norm``), which is also OSTrack's
 naming, so official checkpoints map one to one (see :mod:`ikun_mm.models.sot.pretrained`).
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -177,12 +178,14 @@ class OSTrackViT(BaseModule):
         self.patch_embed.proj = nn.Conv2d(3, embed_dims, patch_size, patch_size)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, self.z_grid**2, embed_dims))
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.x_grid**2, embed_dims))
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         keep = dict(zip(self.ce_layers, ratios))
         self.blocks = nn.ModuleList(
             CEBlock(embed_dims, num_heads, mlp_ratio, drop_path=dpr[i], keep_ratio=keep.get(i, 1.))
             for i in range(depth))
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
+        #: training-time CE warm-up in [0, 1]: keep ratio ``1 - (1 - r) * ce_progress``
+        self.ce_progress = 1.0
         nn.init.trunc_normal_(self.pos_embed_z, std=.02)
         nn.init.trunc_normal_(self.pos_embed_x, std=.02)
 
@@ -215,9 +218,13 @@ class OSTrackViT(BaseModule):
         nz, nx = zt.shape[1], xt.shape[1]
         tokens = torch.cat([zt, xt], dim=1)
         global_index = torch.arange(nx, device=x.device).expand(b, -1)
+        progress = self.ce_progress if self.training else 1.0
         for block in self.blocks:
-            tokens, global_index = block(tokens, nz, global_index, self.center_index,
-                                         keep_ratio if block.keep_ratio < 1 else None)
+            ratio = None
+            if block.keep_ratio < 1:
+                ratio = keep_ratio if keep_ratio is not None else (
+                    1 - (1 - block.keep_ratio) * progress)
+            tokens, global_index = block(tokens, nz, global_index, self.center_index, ratio)
         tokens = self.norm(tokens)
         search = restore_search_tokens(tokens[:, nz:], global_index, nx)
         fmap = search.transpose(1, 2).reshape(b, self.embed_dims, self.x_grid, self.x_grid)

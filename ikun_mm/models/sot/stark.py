@@ -16,14 +16,13 @@
   dynamic template is re-cropped around the current box.
 
 Deliberate differences from the official code: crops are not padded with masks (pad pixels are
-the mean colour, position encodings see a full grid); the score head is run in stage 1 too but
-not trained (it is untrained until stage 2, so stage-1 models use ``update_threshold`` on an
-untrained score only when ``test_cfg.use_score`` is left on).
+the mean colour, position encodings see a full grid). The score head exists from stage 1 on but
+only learns in stage 2, so stage-1 configs set ``test_cfg.use_score=False`` (the dynamic template
+is then refreshed on schedule without the score gate).
 """
 from typing import Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmdet.models.layers import (DetrTransformerDecoder, DetrTransformerEncoder,
                                  SinePositionalEncoding)
 from torch import Tensor, nn
@@ -162,8 +161,13 @@ class STARK(BaseSOTModel):
         pos = labels > 0
         if not pos.any():
             return dict(loss_l1=boxes.sum() * 0, loss_giou=boxes.sum() * 0)
-        return dict(loss_l1=self.loss_l1(boxes[pos], gt[pos]),
-                    loss_giou=self.loss_giou(boxes[pos], gt[pos]))
+        # GIoU is undefined for inverted boxes (a bottom-right corner left of / above the
+        # top-left one, which soft-argmax can give early in training): those samples get only
+        # the L1 loss, as in the official trainer, which drops GIoU on invalid boxes
+        valid = pos & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        loss_giou = (self.loss_giou(boxes[valid], gt[valid], avg_factor=int(pos.sum()))
+                     if valid.any() else boxes.sum() * 0)
+        return dict(loss_l1=self.loss_l1(boxes[pos], gt[pos]), loss_giou=loss_giou)
 
     # ------------------------------------------------------------------ tracking
     def init(self, img: Tensor, bbox: Tensor) -> None:

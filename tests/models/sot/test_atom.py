@@ -1,7 +1,6 @@
 """The ATOM model: configs build, training lowers the IoU loss, tracking runs end to end."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,6 +8,16 @@ from mmengine.structures import InstanceData
 
 from ikun_mm.registry import MODELS
 from ikun_mm.structures import SOTDataSample
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two threads oversubscribe the cores and
+    make these small ops many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'atom')
 
@@ -25,7 +34,7 @@ TINY_ATOM = dict(
 
 
 @pytest.mark.parametrize('name', ['atom_r18_8xb8-50e_lasot-got10k.py',
-                                  'atom_r18-small_1xb8-12e_synthetic.py'])
+                                  'atom_r18-small_1xb8-40e_synthetic.py'])
 def test_config_builds(name):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     model = MODELS.build(cfg.model)
@@ -103,3 +112,35 @@ def test_tracking_runs_and_keeps_a_valid_box():
 def test_unknown_test_cfg_key_is_rejected():
     with pytest.raises(KeyError, match='unknown keys'):
         MODELS.build(dict(TINY_ATOM, test_cfg=dict(serach_size=64)))
+
+
+def test_hard_negatives_update_at_once_and_lost_targets_freeze_the_state(monkeypatch):
+    import ikun_mm.models.sot.atom as atom_module
+    torch.manual_seed(0)
+    model = MODELS.build(dict(TINY_ATOM, test_cfg=dict(TINY_ATOM['test_cfg'],
+                                                       update_interval=100))).eval()
+    frame = torch.zeros(3, 48, 64)
+    frame[:, 16:28, 10:26] = 1.5
+    model.init(frame, torch.tensor([10.0, 16.0, 26.0, 28.0]))
+    updates = []
+    original = model.classifier.update_filter
+    monkeypatch.setattr(model.classifier, 'update_filter',
+                        lambda *a: updates.append(a) or original(*a))
+    flag = {'value': 'normal'}
+
+    def fake_localize(scores, target_size, **kwargs):
+        return scores.new_tensor([4.0, 4.0]), flag['value']
+
+    monkeypatch.setattr(atom_module, 'localize_target', fake_localize)
+    stored = model.classifier.num_stored
+    model.track(frame)  # normal frame, not an update frame: a sample, no refit
+    assert model.classifier.num_stored == stored + 1 and not updates
+    flag['value'] = 'hard_negative'
+    model.track(frame)  # hard negative: a sample with the larger weight and an immediate refit
+    assert model.classifier.num_stored == stored + 2 and len(updates) == 1
+    assert torch.isclose(model.classifier.weights[stored + 1] / model.classifier.weights[stored],
+                         torch.tensor(0.02 / (0.01 * (1 - 0.02))), rtol=1e-3)
+    flag['value'] = 'not_found'
+    before = model.state.clone()
+    box, _ = model.track(frame)  # lost: the box stays, nothing is learnt
+    assert torch.equal(box, before) and model.classifier.num_stored == stored + 2

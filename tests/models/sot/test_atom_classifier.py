@@ -8,6 +8,16 @@ from ikun_mm.models.sot.atom_classifier import (OnlineClassifier, gaussian_label
                                                 localize_target, mlu, update_sample_weights)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two threads oversubscribe the cores and
+    make these small ops many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_mlu_closed_form():
     x = torch.tensor([-1.0, -0.05, 0.0, 0.3])
     expected = torch.tensor([0.05 * (math.exp(-20) - 1), 0.05 * (math.exp(-1) - 1), 0.0, 0.3])
@@ -51,7 +61,8 @@ def test_localize_target_flags():
     scores[1, 1] = 0.9  # a strong distractor far away: keep the central peak
     pos, flag = localize_target(scores, size)
     assert flag == 'hard_negative' and pos.tolist() == [5.0, 5.0]
-    scores[1, 1], scores[5, 5], scores[1, 10] = 0.0, 0.9, 1.0  # the strongest is far: take the near one
+    # the strongest peak is far from the centre: take the near one
+    scores[1, 1], scores[5, 5], scores[1, 10] = 0.0, 0.9, 1.0
     pos, flag = localize_target(scores, size)
     assert flag == 'hard_negative' and pos.tolist() == [5.0, 5.0]
 

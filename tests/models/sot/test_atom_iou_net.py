@@ -1,11 +1,22 @@
 """ATOM's IoU predictor and first-frame augmentation."""
 import math
 
+import pytest
 import torch
 
 from ikun_mm.models.sot.atom_augment import augment_first_frame
 from ikun_mm.models.sot.atom_iou_net import ATOMIoUNet  # noqa: F401 (registers it)
 from ikun_mm.registry import MODELS
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two threads oversubscribe the cores and
+    make these small ops many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 SMALL_IOU_NET = dict(type='ATOMIoUNet', in_channels=(8, 16), ref_channels=(8, 16),
                      test_channels=16, pred_channels=(16, 16), inter_channels=(16, 16))
@@ -28,7 +39,8 @@ def test_iou_net_builds_and_predicts_per_proposal():
     assert not torch.allclose(other, iou)
     # differentiable in the box coordinates (what the refinement ascends)
     boxes = proposals.clone().requires_grad_(True)
-    net.predict_iou(net.get_modulation(ref, ref_boxes), net.get_iou_feat(test), boxes).sum().backward()
+    modulation = net.get_modulation(ref, ref_boxes)
+    net.predict_iou(modulation, net.get_iou_feat(test), boxes).sum().backward()
     assert boxes.grad.abs().sum() > 0
 
 

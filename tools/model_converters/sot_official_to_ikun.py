@@ -1,0 +1,36 @@
+"""Convert an official OSTrack / STARK checkpoint into an ikun_mm checkpoint for ``load_from``.
+
+    python tools/model_converters/sot_official_to_ikun.py CONFIG OFFICIAL.pth.tar OUT.pth \
+        --arch ostrack|stark
+
+The model is built from CONFIG and the weights are loaded with the name mapping of
+``ikun_mm/models/sot/pretrained.py`` (a checkpoint that does not fit raises), then saved as
+``{'state_dict': ..., 'meta': {...}}``.
+"""
+import argparse
+
+import torch
+from mmengine.config import Config
+
+from ikun_mm.models.sot.pretrained import load_official_checkpoint
+from ikun_mm.registry import MODELS
+from ikun_mm.utils import register_all_modules
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('src', help='official checkpoint')
+    parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument('--arch', choices=['ostrack', 'stark'], required=True)
+    args = parser.parse_args(argv)
+    register_all_modules()
+    model = MODELS.build(Config.fromfile(args.config).model)
+    load_official_checkpoint(model, args.src, args.arch)
+    torch.save({'state_dict': model.state_dict(),
+                'meta': dict(converted_from=args.src, arch=args.arch)}, args.dst)
+    print(f'wrote {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
