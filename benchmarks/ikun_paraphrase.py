@@ -26,7 +26,8 @@ PARAPHRASES = {
     'parked cars': 'stationary vehicles standing at the kerb',
     'pedestrians': 'people walking on foot',
 }
-UNRELATED = ['a dog sleeping on a sofa', 'a bowl of soup on the table', 'the night sky full of stars']
+UNRELATED = ['a dog sleeping on a sofa', 'a bowl of soup on the table',
+             'the night sky full of stars']
 
 
 def main():
@@ -74,7 +75,8 @@ def main():
         p = PARAPHRASES[o]
         rows.append(dict(
             expression=o, paraphrase=p, positives=int(y.sum()), boxes=int(len(y)),
-            original_on_pos=float(scores[o][y].mean()), paraphrase_on_pos=float(scores[p][y].mean()),
+            original_on_pos=float(scores[o][y].mean()),
+            paraphrase_on_pos=float(scores[p][y].mean()),
             paraphrase_on_neg=float(scores[p][~y].mean()),
             unrelated_on_pos=float(unrelated[:, y].mean()),
             auc_original=binary_auc(scores[o], y), auc_paraphrase=binary_auc(scores[p], y),

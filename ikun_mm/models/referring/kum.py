@@ -150,7 +150,13 @@ class CascadeAttentionKUM(BaseKUM):
         logits = logits * (c // h)**-0.5
         mask = text.mask[expr_idx][:, None, None, :]
         attn = self.attn_drop(logits.masked_fill(~mask, float('-inf')).softmax(dim=-1))
-        out = torch.einsum('mhql,mhlc->mqc', attn, values[expr_idx]) + self.out_proj.bias
+        # weighted sum of the out-projected values, one expression at a time (no (M, H, L, C)
+        # gather of the values)
+        order = torch.argsort(expr_idx, stable=True)
+        uniq, counts = torch.unique_consecutive(expr_idx[order], return_counts=True)
+        chunks = [torch.einsum('mhql,hlc->mqc', attn[idx], values[e])
+                  for e, idx in zip(uniq.tolist(), order.split(counts.tolist()))]
+        out = torch.cat(chunks)[torch.argsort(order)] + self.out_proj.bias
         return fused[win_idx] * out.view(len(win_idx), t, n, c)
 
     def post_fusion(self, fused: torch.Tensor, text: TextFeatures) -> torch.Tensor:
