@@ -51,6 +51,11 @@ class IKUN(BaseModel):
         data_preprocessor: config of :class:`~.data_preprocessor.IKUNDataPreprocessor`.
         max_pairs: (window, expression) pairs per KUM + head call in :meth:`score_windows`
             (bounds memory; does not change the results).
+        residual_text_head: ``s = f + head(f)`` with the head's last layer zero-initialised,
+            instead of the paper's ``s = head(f)``. The sentence embedding then starts as the
+            frozen encoder's own and stays close to it, so with a real language model
+            (MiniLM) unseen sentences keep their semantic distances: paraphrases of training
+            expressions score like them, unrelated sentences near zero.
 
     Deliberate differences from the original iKUN code: the sentence feature given to the
     convolutional KUMs is L2-normalised in training and evaluation alike; every weight file that
@@ -69,6 +74,7 @@ class IKUN(BaseModel):
                  calibration: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = dict(type='IKUNDataPreprocessor'),
                  max_pairs: int = 256,
+                 residual_text_head: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.max_pairs = int(max_pairs)
@@ -84,6 +90,10 @@ class IKUN(BaseModel):
         self.kum = MODELS.build(kum)
         self.fusion = LocalGlobalFusion(c, num_heads)
         self.text_head = nn.Sequential(nn.Linear(ds, ds), nn.ReLU(inplace=True), nn.Linear(ds, ds))
+        self.residual_text_head = bool(residual_text_head)
+        if self.residual_text_head:
+            nn.init.zeros_(self.text_head[2].weight)
+            nn.init.zeros_(self.text_head[2].bias)
         self.visual_proj = nn.Linear(c, ds)
         self.loss_module = MODELS.build(loss)
         self.calibration = MODELS.build(calibration) if calibration else None
@@ -160,11 +170,16 @@ class IKUN(BaseModel):
         idx = torch.arange(local.shape[0], device=local.device)
         return self.unify_pairs(local, glob, text, idx, idx)
 
+    def sentence_embedding(self, text: TextFeatures) -> torch.Tensor:
+        """Trainable head on the frozen sentence feature: Tensor (E, D)."""
+        out = self.text_head(text.sentence)
+        return text.sentence + out if self.residual_text_head else out
+
     def score_pairs(self, local: torch.Tensor, glob: Optional[torch.Tensor], text: TextFeatures,
                     win_idx: torch.Tensor, expr_idx: torch.Tensor) -> torch.Tensor:
         """Cosine between :meth:`unify_pairs` and the sentence embedding (trainable head on
         the frozen sentence feature, computed once per expression): Tensor (M,) in [-1, 1]."""
-        sentence = self.text_head(text.sentence)[expr_idx]
+        sentence = self.sentence_embedding(text)[expr_idx]
         visual = self.unify_pairs(local, glob, text, win_idx, expr_idx)
         return F.cosine_similarity(visual, sentence, dim=-1)
 
