@@ -30,9 +30,10 @@ TAILS = ['moving left', 'moving right', 'on the left', 'on the right', 'parked',
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--tracks', type=int, default=3)
-    parser.add_argument('--frames', type=int, default=8, help='frames per track')
-    parser.add_argument('--expressions', type=int, default=32)
+    parser.add_argument('--tracks', type=int, default=4)
+    parser.add_argument('--frames', type=int, default=12,
+                        help='frames per track (12: two windows per track)')
+    parser.add_argument('--expressions', type=int, default=24)
     parser.add_argument('--local-size', type=int, default=64)
     parser.add_argument('--global-size', type=int, default=128)
     parser.add_argument('--kum', default='CascadeAttentionKUM')

@@ -8,7 +8,7 @@ inference see identically prepared pixels. Images are RGB ``uint8`` arrays of sh
 normalisation with CLIP's mean/std happens in
 :class:`~ikun_mm.models.referring.IKUNDataPreprocessor`.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
