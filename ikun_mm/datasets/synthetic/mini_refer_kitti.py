@@ -15,7 +15,7 @@ Outputs (under ``out``; see :mod:`ikun_mm.datasets.refer_kitti_io` for the forma
     ``frame,-1,x,y,w,h,score,cls,-1,-1``): misses (more when occluded), false positives, box
     jitter, scores
   - ``gt_template/<video>/<sentence-with-dashes>/gt.txt``  MOTChallenge GT of each expression
-  - ``split.json``  ``{"train": [...], "test": [...]}``
+  - ``split.json``  ``{"train": [...], "val": [...], "test": [...]}`` (no val for custom counts)
 
 Deterministic per seed: the same arguments give byte-identical files.
 """
@@ -250,9 +250,18 @@ def expression_predicates() -> Dict[str, Callable[[FrameAttributes], bool]]:
     return preds
 
 
+#: Validation videos of the default mini Refer-KITTI: the three KITTI tracking videos that
+#: Refer-KITTI does not use, so the paper's train/test split stays as it is.
+VAL_VIDEOS = ('0000', '0017', '0019')
+
+
 def default_split(videos: Sequence[str]) -> Dict[str, List[str]]:
-    if list(videos) == sorted(REFER_KITTI_SPLIT['train'] + REFER_KITTI_SPLIT['test']):
-        return {k: list(v) for k, v in REFER_KITTI_SPLIT.items()}
+    """train/val/test for the default names (the paper's train/test plus :data:`VAL_VIDEOS`),
+    train/test (every sixth video held out) otherwise."""
+    if list(videos) == sorted(REFER_KITTI_SPLIT['train'] + REFER_KITTI_SPLIT['test'] +
+                              list(VAL_VIDEOS)):
+        return dict(train=list(REFER_KITTI_SPLIT['train']), val=list(VAL_VIDEOS),
+                    test=list(REFER_KITTI_SPLIT['test']))
     test = [v for i, v in enumerate(videos) if i % 6 == 5] or list(videos[-1:])
     train = [v for v in videos if v not in test] or list(videos)
     return dict(train=train, test=test)
@@ -348,8 +357,9 @@ def generate_mini_refer_kitti(out: str, seed: int = 0, videos: Optional[int] = N
             files are left alone.
         seed: random seed; equal arguments give identical files.
         videos: number of videos. ``None`` (default) gives the 18 Refer-KITTI video names with
-            the paper's train/test split; any other number gives ``0000``... with every sixth
-            video held out for test.
+            the paper's train/test split plus a validation split of the three KITTI videos
+            Refer-KITTI leaves out (0000, 0017, 0019; for fitting the calibration); any other
+            number gives ``0000``... with every sixth video held out for test.
         frames: frames per video.
         size: ``(width, height)`` of the frames.
         progress: show a progress bar.
@@ -358,7 +368,7 @@ def generate_mini_refer_kitti(out: str, seed: int = 0, videos: Optional[int] = N
         summary dict: videos, split, objects, expressions, detections.
     """
     if videos is None:
-        names = sorted(REFER_KITTI_SPLIT['train'] + REFER_KITTI_SPLIT['test'])
+        names = sorted(REFER_KITTI_SPLIT['train'] + REFER_KITTI_SPLIT['test'] + list(VAL_VIDEOS))
     else:
         if videos < 1:
             raise ValueError(f'videos must be >= 1, got {videos}')
