@@ -9,7 +9,7 @@ PY=${1:-.venv/bin/python}
 WD=work_dirs/sot_synthetic
 mkdir -p "$WD"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-$PY tools/data/generate_sot.py data/synthetic_sot --train 24 --val 6 --frames 40
+$PY tools/data/generate_sot.py data/synthetic_sot --train 200 --val 6 --frames 40
 $PY -c "import torch; torch.save({'state_dict': {}}, '$WD/empty.pth')"
 $PY tools/test.py configs/sot/static_box_synthetic.py "$WD/empty.pth" --work-dir "$WD/static"
 $PY tools/train.py configs/ostrack/ostrack_tiny_synthetic.py --work-dir "$WD/ostrack"
