@@ -13,7 +13,7 @@ $PY tools/data/generate_sot.py data/synthetic_sot --train 200 --val 6 --frames 4
 $PY -c "import torch; torch.save({'state_dict': {}}, '$WD/empty.pth')"
 $PY tools/test.py configs/sot/static_box_synthetic.py "$WD/empty.pth" --work-dir "$WD/static"
 $PY tools/train.py configs/ostrack/ostrack_tiny_synthetic.py --work-dir "$WD/ostrack"
-$PY tools/test.py configs/ostrack/ostrack_tiny_synthetic.py "$WD/ostrack/epoch_60.pth" \
+$PY tools/test.py configs/ostrack/ostrack_tiny_synthetic.py "$WD/ostrack/epoch_150.pth" \
     --work-dir "$WD/ostrack_test"
 $PY tools/train.py configs/stark/stark_tiny_synthetic_stage1.py --work-dir "$WD/stark1"
 $PY tools/train.py configs/stark/stark_tiny_synthetic_stage2.py --work-dir "$WD/stark2" \
