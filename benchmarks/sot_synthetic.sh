@@ -20,7 +20,7 @@ $PY tools/train.py configs/stark/stark_tiny_synthetic_stage2.py --work-dir "$WD/
     --cfg-options load_from="$WD/stark1/epoch_40.pth"
 for stage in 1 2; do
   $PY tools/test.py configs/stark/stark_tiny_synthetic_stage$stage.py \
-      "$WD/stark$stage/$( [ $stage = 1 ] && echo epoch_40.pth || echo epoch_4.pth )" \
+      "$WD/stark$stage/$( [ $stage = 1 ] && echo epoch_40.pth || echo epoch_20.pth )" \
       --work-dir "$WD/stark${stage}_test"
 done
 grep -h "OPE over" "$WD"/*_test/*/*.log "$WD"/static/*/*.log
