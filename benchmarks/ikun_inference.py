@@ -12,6 +12,7 @@ per window, KUM + head for all expressions batched). Prints pairs/s of both, the
 largest absolute difference of the per-(track, frame, expression) scores.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -29,9 +30,10 @@ TAILS = ['moving left', 'moving right', 'on the left', 'on the right', 'parked',
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--tracks', type=int, default=3)
-    parser.add_argument('--frames', type=int, default=8, help='frames per track')
-    parser.add_argument('--expressions', type=int, default=32)
+    parser.add_argument('--tracks', type=int, default=4)
+    parser.add_argument('--frames', type=int, default=12,
+                        help='frames per track (12: two windows per track)')
+    parser.add_argument('--expressions', type=int, default=24)
     parser.add_argument('--local-size', type=int, default=64)
     parser.add_argument('--global-size', type=int, default=128)
     parser.add_argument('--kum', default='CascadeAttentionKUM')
@@ -71,6 +73,17 @@ def make_inputs(args):
 
 def main():
     args = parse_args()
+    # logs (e.g. the random-init warnings) go to stderr: stdout holds the result only
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f'{k:>20}: {v:.6g}' if isinstance(v, float) else f'{k:>20}: {v}')
+
+
+def run(args) -> dict:
     torch.set_num_threads(args.threads)
     from ikun_mm.datasets.track_windows import track_windows
     from ikun_mm.models.referring import score_tracks
@@ -94,11 +107,7 @@ def main():
         fast_s=t_fast, kum=args.kum, local_size=args.local_size,
         global_size=args.global_size, threads=args.threads, backbone='CLIP RN50 (random init)',
         text_encoder='CLIP RN50 text tower (random init)')
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f'{k:>20}: {v:.6g}' if isinstance(v, float) else f'{k:>20}: {v}')
+    return result
 
 
 if __name__ == '__main__':

@@ -67,6 +67,8 @@ def main():
     parser.add_argument('--trackers', nargs='+',
                         default=['neuralsort', 'ocsort', 'bytetrack', 'sort', 'strongsort'])
     parser.add_argument('--nkf-checkpoint', default=None, help='trained NKF for NeuralSORT')
+    parser.add_argument('--neuralsort-motion', choices=['nkf', 'kf'], default='nkf',
+                        help="NeuralSORT's motion model: the NKF, or mmdet's fixed KalmanFilter")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='overrides of the NeuralSORT config, e.g. '
                         'model.tracker.gate_with_motion=False')
@@ -74,7 +76,10 @@ def main():
     args = parser.parse_args()
     import torch
     torch.set_num_threads(1)
-    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, args.cfg_options)
+    cfg_options = dict(args.cfg_options or {})
+    if args.neuralsort_motion == 'kf':
+        cfg_options['model.tracker.motion'] = dict(_delete_=True, type='KalmanFilter')
+    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, cfg_options)
     if args.json:
         print(json.dumps(out, indent=1))
         return

@@ -3,12 +3,13 @@
     python demo/rmot_demo.py VIDEO_OR_FRAME_DIR "cars moving left" ["red cars" ...] \
         --config configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
         --checkpoint work_dirs/ikun_cascade_mini_refer_kitti/epoch_30.pth \
-        --out work_dirs/demo/cars.mp4 [--det DET.txt] [--max-frames N] [--fps F]
+        --out work_dirs/demo/cars.mp4 [--det DET.txt | --hog] [--max-frames N] [--fps F]
 
 Input: a video file (.mp4, .avi, ...) or a folder of frames (sorted by name). Detections come
-from the config's detector, or from a MOTChallenge file given with ``--det`` (replacing the
-config's detector). Writes OUT.mp4 (every frame, referred boxes with id, expression number and
-score, the expressions in the corner) and, next to it, one MOTChallenge txt per expression
+from the config's detector, from a MOTChallenge file given with ``--det``, or from OpenCV's
+built-in HOG people detector with ``--hog`` (both replace the config's detector). Writes OUT.mp4
+(every frame, referred boxes with id, expression number and score, the expressions in the
+corner) and, next to it, one MOTChallenge txt per expression
 (``<out stem>_<expression-with-dashes>.txt``). Existing outputs are never overwritten unless
 ``--overwrite`` is given.
 """
@@ -27,7 +28,7 @@ from ikun_mm.datasets.refer_kitti_io import IMAGE_EXTS, format_mot_rows
 from ikun_mm.evaluation import mot_rows_from_boxes
 from ikun_mm.registry import MODELS
 from ikun_mm.utils import register_all_modules
-from ikun_mm.visualization import colour_for_id, write_video
+from ikun_mm.visualization import render_referred, write_video
 
 
 def parse_args(argv=None):
@@ -38,6 +39,8 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint', required=True, help='iKUN (or whole model) checkpoint')
     parser.add_argument('--out', required=True, help='output video (.mp4 or .avi)')
     parser.add_argument('--det', help='MOTChallenge detection file replacing the detector')
+    parser.add_argument('--hog', action='store_true',
+                        help="use OpenCV's built-in HOG people detector (no weights needed)")
     parser.add_argument('--max-frames', type=int, help='use only the first N frames')
     parser.add_argument('--fps', type=float, default=10.0, help='fps of the output video')
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
@@ -76,31 +79,6 @@ def list_frames(source: str, tmp_dir: str, max_frames=None) -> list:
     return paths
 
 
-def render(frame_paths, referred: dict, expressions) -> iter:
-    """Yield BGR frames with each expression's referred boxes drawn."""
-    per_frame = {}
-    for e, sentence in enumerate(expressions):
-        for row in referred[sentence]:
-            per_frame.setdefault(int(row[0]), []).append((e, row))
-    for f, path in enumerate(frame_paths):
-        img = cv2.imread(path)
-        scale = max(0.4, min(img.shape[:2]) / 700)
-        for e, (_, tid, x1, y1, x2, y2, score) in per_frame.get(f, []):
-            colour = colour_for_id(int(tid))
-            p1, p2 = (int(x1), int(y1)), (int(x2), int(y2))
-            cv2.rectangle(img, p1, p2, colour, 2)
-            text = f'#{int(tid)} [{e + 1}] {score:.2f}'
-            cv2.putText(img, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                        colour, 1, cv2.LINE_AA)
-        for e, sentence in enumerate(expressions):
-            y = int((e + 1) * 22 * scale + 4)
-            cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
-                        scale * 0.9, (255, 255, 255), 2, cv2.LINE_AA)
-            cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
-                        scale * 0.9, (0, 0, 0), 1, cv2.LINE_AA)
-        yield img
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     register_all_modules()
@@ -114,8 +92,12 @@ def main(argv=None) -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.det and args.hog:
+        raise SystemExit('give --det or --hog, not both')
     if args.det:
         cfg.model.detector = dict(type='DetectionsFromFile', det_file=args.det)
+    elif args.hog:
+        cfg.model.detector = dict(type='HOGPersonDetector')
     model = MODELS.build(cfg.model)
     model.load_referrer_checkpoint(args.checkpoint)
     model.eval()
@@ -123,7 +105,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:
         frames = list_frames(args.source, tmp, args.max_frames)
         referred = model.refer_video(frames, args.expressions, progress=True)
-        count = write_video(tqdm(render(frames, referred, args.expressions), total=len(frames),
+        count = write_video(tqdm(render_referred(frames, referred, args.expressions), total=len(frames),
                                  desc='drawing', unit='frame'), args.out, args.fps)
     for sentence, path in txt_outs.items():
         rows = referred[sentence]

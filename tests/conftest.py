@@ -21,5 +21,10 @@ def mini_refer_kitti(tmp_path_factory):
 
 @pytest.fixture(scope='session', autouse=True)
 def _registered():
+    """Register every module once; one torch thread (the test models are tiny, and extra threads
+    only add contention on a 2-core machine)."""
+    import torch
+
     from ikun_mm.utils import register_all_modules
+    torch.set_num_threads(1)
     register_all_modules(init_default_scope=True)

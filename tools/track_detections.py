@@ -1,4 +1,4 @@
-"""Track cached detections (MOTChallenge txt) with any tracker config and write MOTChallenge results.
+"""Track cached detections (MOTChallenge txt) with a tracker config; write MOTChallenge results.
 
     python tools/track_detections.py --config configs/neuralsort/neuralsort_mini_refer_kitti.py \
         --det data/mini_refer_kitti/KITTI/detections/image_02/0005.txt --img-size 384 128 \

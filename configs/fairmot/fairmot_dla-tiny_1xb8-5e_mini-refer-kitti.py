@@ -1,8 +1,8 @@
 # FairMOT, small CPU variant, trained from scratch on the generated mini Refer-KITTI (384x128
 # frames; cars and pedestrians as one class). Same model, losses and tracker as the MOT17 config;
-# a smaller DLA (one block per level, 8..64 channels, 16 at stride 4), narrow head branches, and plain 3x3 convs
-# in the up-sampling path: mmcv's CPU deformable convolution works but makes a training step
-# about 5x slower (set model.backbone.conv_cfg=dict(type='DCNv2') to use it anyway).
+# a smaller DLA (one block per level, 8..64 channels, 16 at stride 4), narrow head branches, and
+# plain 3x3 convs in the up-sampling path: mmcv's CPU deformable convolution works but makes a
+# training step about 5x slower (set model.backbone.conv_cfg=dict(type='DCNv2') to use it anyway).
 _base_ = [
     '../_base_/models/fairmot_dla34.py', '../_base_/default_runtime.py',
     '../_base_/datasets/mini_refer_kitti_mot.py'

@@ -1,6 +1,6 @@
 # Small CPU variant of ikun_cascade_refer_kitti.py for the generated mini Refer-KITTI
 # (`python tools/data/generate_refer_kitti.py --out data/mini_refer_kitti --seed 0`):
-# TinyConvBackbone (stride 16) on local 64 / global 128 inputs (4×4 / 8×8 tokens), a frozen
+# TinyConvBackbone (stride 32) on local 64 / global 128 inputs (2×2 / 4×4 tokens), a frozen
 # 4-layer 128-wide CLIP text tower (random weights), balanced expression sampling (positive_ratio
 # 0.5), 60 epochs of AdamW 1e-3. About 12 minutes on 2 shared CPU cores (OMP_NUM_THREADS=1).
 _base_ = [
@@ -14,8 +14,7 @@ global_size = 128
 
 model = dict(
     visual_encoder=dict(
-        backbone=dict(_delete_=True, type='TinyConvBackbone', channels=(16, 32, 64, 128, 128),
-                      strides=(2, 2, 2, 2, 1)),
+        backbone=dict(_delete_=True, type='TinyConvBackbone', channels=(16, 32, 64, 128, 128)),
         local_size=local_size,
         global_size=global_size),
     text_encoder=dict(text_cfg=dict(width=128, heads=4, layers=4, context_length=16),
@@ -49,3 +48,8 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
 randomness = dict(seed=0)
+
+# DDP (`tools/dist_train.sh CFG N`): device_ids=None lets DDP wrap the model on CPU (gloo) as
+# well as on one GPU per process; the frozen text encoder has no trainable parameters.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                         broadcast_buffers=False, find_unused_parameters=False)

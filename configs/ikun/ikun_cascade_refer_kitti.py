@@ -1,6 +1,7 @@
 # iKUN with cascade attention (the paper's best KUM) on Refer-KITTI, paper recipe:
 # local 224 / global 672, AdamW 1e-5, 100 epochs, batch 8.
-#   mim train ikun_mm configs/ikun/ikun_cascade_refer_kitti.py --cfg-options data_root=data/refer-kitti
+#   mim train ikun_mm configs/ikun/ikun_cascade_refer_kitti.py \
+#       --cfg-options data_root=data/refer-kitti
 _base_ = [
     '../_base_/models/ikun.py', '../_base_/datasets/refer_kitti_ikun.py',
     '../_base_/schedules/ikun_100e.py', '../_base_/default_runtime.py'

@@ -36,6 +36,8 @@ test_dataloader = dict(
 test_evaluator = dict(
     _delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)
 test_cfg = dict(type='TestLoop')
+# `tools/test.py ... --show-dir DIR` draws one video per test video into DIR
+default_hooks = dict(visualization=dict(_delete_=True, type='ReferringVisualizationHook'))
 
 # Referring configs only test; training belongs to the iKUN and NKF configs.
 train_dataloader = None

@@ -37,6 +37,7 @@ test_dataloader = dict(
 test_evaluator = dict(
     _delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)
 test_cfg = dict(type='TestLoop')
+default_hooks = dict(visualization=dict(_delete_=True, type='ReferringVisualizationHook'))
 
 train_dataloader = None
 train_cfg = None

@@ -68,8 +68,10 @@ class TrackSequenceDataset(BaseDataset):
       width/height) and ``size_noise`` (log-scale), so R-Net can learn that low scores mean noisy
       boxes; observations are missed with probability ``miss_prob``.
     - ``'detections'``: the video's detection file (MOTChallenge, e.g. the simulated detector of
-      the generated data, or a real detector / a tracker run), matched to GT boxes frame by frame
-      (Hungarian, IoU >= ``match_iou_thr``); unmatched GT boxes are misses.
+      the generated data or a real detector's), matched to GT boxes frame by frame (Hungarian,
+      IoU >= ``match_iou_thr``); unmatched GT boxes are misses. Tracker runs work the same way:
+      point ``det_dir`` at the ``<video>.txt`` outputs of ``tools/track_detections.py`` (their
+      boxes are what a tracker associated, matched back to GT here).
 
     Each item is a dict ``inputs`` of tensors: ``obs`` (T, 4) ``(cx, cy, a, h)``, ``scores`` (T,),
     ``valid`` (T,) bool, ``gt`` (T, 4), ``gt_valid`` (T,) bool; windows shorter than ``seq_len``

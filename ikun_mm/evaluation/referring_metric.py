@@ -58,17 +58,22 @@ class ReferringMetric(BaseMetric):
         self.last_results: Dict[str, Dict[str, float]] = {}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """One result per video (mmengine truncates results to the dataset size), holding one
+        entry per expression of the video."""
         for sample in data_samples:
             ann, referred = sample['annotation'], sample['pred_referred']
+            seqs = []
             for expr in sample['expressions']:
                 rows = referred.get(expr.sentence, np.zeros((0, 7)))
-                self.results.append(dict(
+                seqs.append(dict(
                     seq=sequence_name(sample['video'], expr.file),
                     num_frames=int(sample['num_frames']),
                     gt=expression_gt_rows(expr, ann, self.convention),
                     pred=mot_rows_from_boxes(rows[:, :7]) if len(rows) else np.zeros((0, 7))))
+            self.results.append(seqs)
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[list]) -> Dict[str, float]:
+        results = [seq for video in results for seq in video]
         gt = {r['seq']: r['gt'] for r in results}
         pred = {r['seq']: r['pred'] for r in results}
         num_frames = {r['seq']: r['num_frames'] for r in results}

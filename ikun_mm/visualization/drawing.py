@@ -1,7 +1,7 @@
 """Drawing referred tracks on frames and writing videos (plain OpenCV, BGR uint8 images)."""
 import os
 import os.path as osp
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -78,3 +78,37 @@ def write_video(frames: Iterable[np.ndarray], path: str, fps: float = 10.0) -> i
         raise ValueError(f'{path}: no frames to write')
     os.replace(tmp, path)
     return count
+
+
+def render_referred(frame_paths: Sequence[str], referred: dict,
+                    expressions: Sequence[str]) -> Iterator[np.ndarray]:
+    """Yield each frame (BGR) with the referred boxes of every expression drawn: box in the
+    track's colour, ``#id [expression number] score``, and the numbered expressions in the
+    top-left corner.
+
+    Args:
+        frame_paths: image path per frame index.
+        referred: ``{expression: array (M, 7) frame, id, x1, y1, x2, y2, score}``.
+        expressions: the expressions, in the numbering order.
+    """
+    per_frame = {}
+    for e, sentence in enumerate(expressions):
+        for row in referred[sentence]:
+            per_frame.setdefault(int(row[0]), []).append((e, row))
+    for f, path in enumerate(frame_paths):
+        img = cv2.imread(path)
+        scale = max(0.4, min(img.shape[:2]) / 700)
+        for e, (_, tid, x1, y1, x2, y2, score) in per_frame.get(f, []):
+            colour = colour_for_id(int(tid))
+            p1, p2 = (int(x1), int(y1)), (int(x2), int(y2))
+            cv2.rectangle(img, p1, p2, colour, 2)
+            text = f'#{int(tid)} [{e + 1}] {score:.2f}'
+            cv2.putText(img, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        colour, 1, cv2.LINE_AA)
+        for e, sentence in enumerate(expressions):
+            y = int((e + 1) * 22 * scale + 4)
+            cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale * 0.9, (255, 255, 255), 2, cv2.LINE_AA)
+            cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale * 0.9, (0, 0, 0), 1, cv2.LINE_AA)
+        yield img

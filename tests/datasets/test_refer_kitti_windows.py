@@ -75,8 +75,8 @@ def test_train_samples_follow_the_paper(mini_refer_kitti):
 
 def test_positive_ratio_balances_labels(mini_refer_kitti):
     np.random.seed(1)
-    ones = [float(_dataset(mini_refer_kitti, positive_ratio=1.0)[i]['data_samples'].labels[0])
-            for i in range(10)]
+    ds = _dataset(mini_refer_kitti, positive_ratio=1.0)
+    ones = [float(ds[i]['data_samples'].labels[0]) for i in range(10)]
     assert all(ones)
     with pytest.raises(ValueError, match='positive_ratio'):
         _dataset(mini_refer_kitti, positive_ratio=1.5)

@@ -1,7 +1,7 @@
 """tools/track_detections.py and the detector-free path."""
+import os
 import os.path as osp
 import runpy
-import sys
 
 import numpy as np
 import pytest
@@ -31,7 +31,7 @@ def test_track_detections_writes_mot_results(mini_refer_kitti, tmp_path):
         main(['--config', CONFIG, '--det', det, '--img-size', '192', '64', '--out', out])
     main(['--config', CONFIG, '--det', det, '--img-size', '192', '64', '--out', out,
           '--overwrite', '--no-progress'])
-    assert not [n for n in __import__('os').listdir(osp.dirname(out)) if n.endswith('.tmp')]
+    assert not [n for n in os.listdir(osp.dirname(out)) if n.endswith('.tmp')]
 
 
 @pytest.mark.parametrize('line,problem', [

@@ -98,8 +98,6 @@ def collect(model, data_root: str, split) -> tuple:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.runner.checkpoint import _load_checkpoint
-
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
     register_all_modules()
@@ -124,7 +122,10 @@ def main(argv=None):
     out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
     if osp.abspath(out) == osp.abspath(args.checkpoint):
         raise SystemExit(f'--out {out} is the input checkpoint; choose another file')
-    ckpt = _load_checkpoint(args.checkpoint, map_location='cpu')
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'{args.checkpoint}: checkpoint file does not exist')
+    # mmengine checkpoints pickle their message hub (not loadable with weights_only=True)
+    ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
     state = ckpt.get('state_dict', ckpt)
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith('calibration.')]

@@ -1,6 +1,7 @@
 """Convert a Refer-KITTI tree to MOTChallenge layout + CocoVideo json for mmdet's MOT datasets.
 
-Example (then train FairMOT on it with configs/fairmot/fairmot_dla-tiny_1xb8-5e_mini-refer-kitti.py)::
+Example (then train FairMOT on it with
+configs/fairmot/fairmot_dla-tiny_1xb8-5e_mini-refer-kitti.py)::
 
     python tools/data/generate_refer_kitti.py --out data/mini_refer_kitti --seed 0
     python tools/data/refer_kitti_to_cocovid.py data/mini_refer_kitti data/mini_refer_kitti_mot

@@ -1,7 +1,9 @@
 # Refer-KITTI track windows for iKUN (SPEC §3.1-3.2): GT tracks, T=2 frames per window, local
 # crop + global frame per frame, RandomResizedCrop (scale/ratio 0.8-1.0) for training.
-# `data_root` is read by every dataset below; override it on the command line with
-# `--cfg-options data_root=...` (tools/train.py propagates it, see ikun_mm.utils).
+# `data_root` is copied into every dataset below (and the paper configs' calibration) when the
+# config is read. `--cfg-options data_root=...` reaches those copies only through a tool that
+# replaces every field equal to the old top-level value (ikun_mm.utils.load_runner_config);
+# otherwise set train_dataloader.dataset.data_root and val_dataloader.dataset.data_root too.
 dataset_type = 'ReferKittiWindowDataset'
 data_root = 'data/refer-kitti'
 local_size = 224

@@ -5,9 +5,10 @@ The maths lives in small numpy functions (:func:`pad_to_square`, :func:`crop_box
 :func:`random_resized_crop`, :func:`local_and_global`) that the registered transforms and the
 inference API (:mod:`ikun_mm.models.referring.inference`) share, so training, validation and
 inference see identically prepared pixels. Images are RGB ``uint8`` arrays of shape (H, W, 3);
-normalisation with CLIP's mean/std happens in :class:`~ikun_mm.models.referring.IKUNDataPreprocessor`.
+normalisation with CLIP's mean/std happens in
+:class:`~ikun_mm.models.referring.IKUNDataPreprocessor`.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np

@@ -1,2 +1,4 @@
+from .ce_keep_ratio_hook import CEKeepRatioWarmupHook
+from .referring_visualization_hook import ReferringVisualizationHook
 
-from .ce_keep_ratio_hook import CEKeepRatioWarmupHook  # noqa: F401
+__all__ = ['CEKeepRatioWarmupHook', 'ReferringVisualizationHook']

@@ -13,7 +13,8 @@ Detection and identity losses are combined with learned task uncertainties (Kend
 initialised at FairMOT's -1.85 and -1.05.
 
 Only ``loss`` enters the optimiser (mmengine sums the keys that contain ``'loss'``); the parts are
-logged as ``heatmap_focal``, ``ltrb_l1``, ``offset_l1``, ``det_cost``, ``id_ce``, ``s_det``, ``s_id``.
+logged as ``heatmap_focal``, ``ltrb_l1``, ``offset_l1``, ``det_cost``, ``id_ce``, ``s_det`` and
+``s_id``.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple

@@ -172,7 +172,7 @@ def xyxy_to_xyah(boxes: Tensor) -> Tensor:
 # The noise networks
 # --------------------------------------------------------------------------------------------
 class NoiseNet(nn.Module):
-    """MLP giving a bounded log-variance correction ``delta`` in ``(-max_log_scale, max_log_scale)``.
+    """MLP giving a bounded log-variance correction ``|delta| < max_log_scale``.
 
     The last layer starts at zero, so an untrained net outputs ``delta = 0`` exactly.
 
@@ -281,7 +281,8 @@ class NeuralKalmanFilter(nn.Module):
         try:
             ckpt = torch.load(path, map_location='cpu', weights_only=False)
         except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-            raise RuntimeError(f'{path}: cannot read NeuralKalmanFilter checkpoint ({exc})') from exc
+            raise RuntimeError(
+                f'{path}: cannot read NeuralKalmanFilter checkpoint ({exc})') from exc
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict):
             raise RuntimeError(f'{path}: not a state dict or mmengine checkpoint')
@@ -300,7 +301,7 @@ class NeuralKalmanFilter(nn.Module):
 
     def measurement_var(self, mean: Tensor, measurement: Tensor,
                         score: Optional[Tensor] = None) -> Tensor:
-        """Diagonal of R (..., 4) for predicted states (..., 8), observations (..., 4), scores (...).
+        """Diagonal of R (..., 4) for states (..., 8), observations (..., 4) and scores (...).
 
         ``score=None`` uses ``unknown_score`` for R-Net and disables NSA scaling.
         """
@@ -384,7 +385,7 @@ class NeuralKalmanFilter(nn.Module):
 
     @torch.no_grad()
     def initiate(self, measurement: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Measurement(s) ``(cx, cy, a, h)`` of shape (4,) or (N, 4) -> mean (.., 8), cov (.., 8, 8)."""
+        """Measurement(s) ``(cx, cy, a, h)`` (4,) or (N, 4) -> mean (.., 8), cov (.., 8, 8)."""
         mean, cov = self.initiate_torch(self._t(measurement))
         return mean.numpy(), cov.numpy()
 

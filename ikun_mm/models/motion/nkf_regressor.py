@@ -38,8 +38,8 @@ class NKFRegressor(BaseModel):
     counts alike. MSE alone does not calibrate the covariances (a filter can reach a low MSE
     with a far too confident R for some coordinates, which then breaks Mahalanobis gating in a
     tracker); ``nll_weight`` adds the observations' negative log-likelihood under the predicted
-    innovation distribution, our addition to the paper's loss. Computation is in float64 (the filter's covariances span many orders of
-    magnitude).
+    innovation distribution, our addition to the paper's loss. Computation is in float64 (the
+    filter's covariances span many orders of magnitude).
 
     Args:
         motion: config of the filter (``type='NeuralKalmanFilter'``).

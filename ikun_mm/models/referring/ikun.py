@@ -2,12 +2,13 @@
 
 Per (track window, expression)::
 
-    local crops (B, T, 3, h, w) ─┐                       text ── frozen encoder ──┬─ tokens (E, L, D)
-    global frames (B, T, 3, H, W)┴─ visual encoder ─┐                            └─ sentence (E, D) ─ head ─ s
-                                                    ▼
-       [TextFirstKUM] ─ local–global fusion ─ [CascadeAttention / CrossCorrelation KUM]
-                                                    ▼
-              mean over tokens, mean over T, Linear C→D  ──  cosine with s  ──  score
+    local crops (B, T, 3, h, w), global frames (B, T, 3, H, W)
+        -> visual encoder (backbone + positional terms)       [once per window]
+        -> [TextFirstKUM] -> local-global fusion -> [CascadeAttention / CrossCorrelation KUM]
+        -> mean over tokens, mean over T, Linear C->D = v
+    expression -> frozen text encoder -> tokens (L, D_tok), sentence feature
+        -> Linear-ReLU-Linear head = s                          [once per expression]
+    score = cos(v, s)
 
 Two ways to run it, with identical maths:
 
@@ -48,6 +49,20 @@ class IKUN(BaseModel):
             time; ``enabled=False`` switches it off). Without its own ``text_encoder`` it uses
             this model's.
         data_preprocessor: config of :class:`~.data_preprocessor.IKUNDataPreprocessor`.
+        max_pairs: (window, expression) pairs per KUM + head call in :meth:`score_windows`
+            (bounds memory; does not change the results).
+        residual_text_head: ``s = f + head(f)`` with the head's last layer zero-initialised,
+            instead of the paper's ``s = head(f)``. The sentence embedding then starts as the
+            frozen encoder's own and stays close to it, so with a real language model
+            (MiniLM) unseen sentences keep their semantic distances: paraphrases of training
+            expressions score like them, unrelated sentences near zero.
+
+    Deliberate differences from the original iKUN code: the sentence feature given to the
+    convolutional KUMs is L2-normalised in training and evaluation alike; every weight file that
+    fails to load raises; nothing is cached across calls; cascade attention is computed in a
+    factored order (same maths, see :class:`~.kum.CascadeAttentionKUM`); and the label of a
+    training sample is read at a defined reference frame (the later sampled frame, see
+    :class:`~ikun_mm.datasets.ReferKittiWindowDataset`).
     """
 
     def __init__(self,
@@ -58,8 +73,11 @@ class IKUN(BaseModel):
                  loss: dict = dict(type='CosineFocalLoss', gamma=2.0, reduction='sum'),
                  calibration: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = dict(type='IKUNDataPreprocessor'),
+                 max_pairs: int = 256,
+                 residual_text_head: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.max_pairs = int(max_pairs)
         self.visual_encoder = MODELS.build(visual_encoder)
         self.text_encoder = MODELS.build(text_encoder)
         c = self.visual_encoder.out_channels
@@ -72,6 +90,10 @@ class IKUN(BaseModel):
         self.kum = MODELS.build(kum)
         self.fusion = LocalGlobalFusion(c, num_heads)
         self.text_head = nn.Sequential(nn.Linear(ds, ds), nn.ReLU(inplace=True), nn.Linear(ds, ds))
+        self.residual_text_head = bool(residual_text_head)
+        if self.residual_text_head:
+            nn.init.zeros_(self.text_head[2].weight)
+            nn.init.zeros_(self.text_head[2].bias)
         self.visual_proj = nn.Linear(c, ds)
         self.loss_module = MODELS.build(loss)
         self.calibration = MODELS.build(calibration) if calibration else None
@@ -148,11 +170,16 @@ class IKUN(BaseModel):
         idx = torch.arange(local.shape[0], device=local.device)
         return self.unify_pairs(local, glob, text, idx, idx)
 
+    def sentence_embedding(self, text: TextFeatures) -> torch.Tensor:
+        """Trainable head on the frozen sentence feature: Tensor (E, D)."""
+        out = self.text_head(text.sentence)
+        return text.sentence + out if self.residual_text_head else out
+
     def score_pairs(self, local: torch.Tensor, glob: Optional[torch.Tensor], text: TextFeatures,
                     win_idx: torch.Tensor, expr_idx: torch.Tensor) -> torch.Tensor:
         """Cosine between :meth:`unify_pairs` and the sentence embedding (trainable head on
         the frozen sentence feature, computed once per expression): Tensor (M,) in [-1, 1]."""
-        sentence = self.text_head(text.sentence)[expr_idx]
+        sentence = self.sentence_embedding(text)[expr_idx]
         visual = self.unify_pairs(local, glob, text, win_idx, expr_idx)
         return F.cosine_similarity(visual, sentence, dim=-1)
 
@@ -199,7 +226,10 @@ class IKUN(BaseModel):
                              for i, p in enumerate(pairs)]).to(device)
         expr_idx = torch.cat([torch.as_tensor(list(p), dtype=torch.long)
                               for p in pairs]).to(device)
-        scores = self.score_pairs(loc, glo, text, win_idx, expr_idx)
+        scores = torch.cat([
+            self.score_pairs(loc, glo, text, w, e)
+            for w, e in zip(win_idx.split(self.max_pairs), expr_idx.split(self.max_pairs))
+        ])
         return list(scores.split([len(p) for p in pairs]))
 
     # ------------------------------------------------------------------ mmengine API

@@ -19,6 +19,7 @@ Deliberate differences from the original code: the sentence feature fed to the t
 convolutional variants is L2-normalised in training *and* evaluation (the original normalised
 it only in eval mode), and the 1×1 convolutions on a 1×1 map are written as ``nn.Linear``.
 """
+import math
 from typing import Tuple
 
 import torch
@@ -128,6 +129,13 @@ class CascadeAttentionKUM(BaseKUM):
         self.v_proj = nn.Linear(visual_dims, visual_dims)
         self.out_proj = nn.Linear(visual_dims, visual_dims)
         self.attn_drop = nn.Dropout(dropout)
+        # initialised like nn.MultiheadAttention: Xavier-uniform over the stacked q/k/v
+        # (3C x C) matrix, zero q/k/v and output biases
+        bound = math.sqrt(6.0 / (4 * visual_dims))
+        for proj in (self.q_proj, self.k_proj, self.v_proj):
+            nn.init.uniform_(proj.weight, -bound, bound)
+            nn.init.zeros_(proj.bias)
+        nn.init.zeros_(self.out_proj.bias)
 
     def text_memory(self, text: TextFeatures) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-expression keys Tensor (E, H, L, d) and out-projected values Tensor
@@ -150,7 +158,13 @@ class CascadeAttentionKUM(BaseKUM):
         logits = logits * (c // h)**-0.5
         mask = text.mask[expr_idx][:, None, None, :]
         attn = self.attn_drop(logits.masked_fill(~mask, float('-inf')).softmax(dim=-1))
-        out = torch.einsum('mhql,mhlc->mqc', attn, values[expr_idx]) + self.out_proj.bias
+        # weighted sum of the out-projected values, one expression at a time (no (M, H, L, C)
+        # gather of the values)
+        order = torch.argsort(expr_idx, stable=True)
+        uniq, counts = torch.unique_consecutive(expr_idx[order], return_counts=True)
+        chunks = [torch.einsum('mhql,hlc->mqc', attn[idx], values[e])
+                  for e, idx in zip(uniq.tolist(), order.split(counts.tolist()))]
+        out = torch.cat(chunks)[torch.argsort(order)] + self.out_proj.bias
         return fused[win_idx] * out.view(len(win_idx), t, n, c)
 
     def post_fusion(self, fused: torch.Tensor, text: TextFeatures) -> torch.Tensor:

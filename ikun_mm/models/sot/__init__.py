@@ -17,3 +17,4 @@ from .pretrained import (convert_ostrack_state_dict, convert_stark_state_dict,  
                          load_official_checkpoint)
 
 __all__ += ['convert_ostrack_state_dict', 'convert_stark_state_dict', 'load_official_checkpoint']
+from .atom import ATOM  # noqa: F401,E402

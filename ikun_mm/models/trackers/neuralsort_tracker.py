@@ -30,7 +30,7 @@ does) instead of updates only, and new tracks need ``init_track_thr`` in every f
 first. mmdet's ``InterpolateTracklets`` is not reused for interpolation because it needs
 scikit-learn and drops tracks of two frames or fewer.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch

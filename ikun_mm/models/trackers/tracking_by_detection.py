@@ -1,5 +1,5 @@
 """``TrackingByDetection``: any detector + any mmdet-API tracker, one frame at a time."""
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -40,6 +40,8 @@ class TrackingByDetection(BaseMOTModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        # trackers read mean/std of the input normalisation from the config (as mmdet's DeepSORT)
+        self.preprocess_cfg = data_preprocessor
         from ikun_mm.registry import TASK_UTILS
         self.detector = MODELS.build(detector)
         self.reid = MODELS.build(reid) if reid is not None else None
@@ -71,7 +73,7 @@ class TrackingByDetection(BaseMOTModel):
         """
         det = self.detector.predict(img, [data_sample])[0]
         return self.tracker.track(model=self, img=img, data_sample=det,
-                                  data_preprocessor=self.data_preprocessor, rescale=rescale)
+                                  data_preprocessor=self.preprocess_cfg, rescale=rescale)
 
     def predict(self, inputs: Tensor, data_samples: List[TrackDataSample],
                 rescale: bool = True, **kwargs) -> List[TrackDataSample]:

@@ -40,7 +40,10 @@ def _dataset(root: str, split: str, test_mode: bool):
 
 
 def _tiny_model(num_ids: int, **tracker):
+    """The small config's model, narrowed further to keep the tests fast."""
     cfg = Config.fromfile(TINY_CFG)
+    cfg.model.backbone.channels = (4, 4, 8, 8, 16, 16)
+    cfg.model.head.update(in_channels=8, feat_channels=16)
     cfg.model.head.num_ids = num_ids
     cfg.model.head.test_cfg = dict(topk=20, score_thr=0.01)
     cfg.model.tracker.update(tracker)
@@ -56,7 +59,8 @@ def test_converter_writes_what_mmdet_reads(mot_root, mini_refer_kitti):
         coco = json.load(f)
     ids = sorted({a['instance_id'] for a in coco['annotations']})
     pairs = {(a['image_id'], a['mot_instance_id']) for a in coco['annotations']}
-    assert ids == list(range(coco['num_instances'])) == list(range(summary['train']['num_instances']))
+    assert ids == list(range(coco['num_instances']))
+    assert coco['num_instances'] == summary['train']['num_instances']
     assert len(pairs) == len(coco['annotations'])
     assert {a['category_id'] for a in coco['annotations']} == {1}
     data = _dataset(root, 'test', test_mode=True)
@@ -96,14 +100,13 @@ def test_configs_build_and_dcn_backbone_runs_on_cpu():
 
 def test_training_steps_lower_detection_and_identity_losses(mot_root):
     root, summary = mot_root
-    torch.set_num_threads(2)
     data = _dataset(root, 'train', test_mode=False)
     batch = pseudo_collate([data[(v, f)] for v, f in ((0, 3), (1, 10), (2, 5), (3, 20))])
     model = _tiny_model(summary['train']['num_instances'])
     model.train()
-    optim = torch.optim.Adam(model.parameters(), lr=2e-3)
+    optim = torch.optim.Adam(model.parameters(), lr=5e-3)
     history = []
-    for _ in range(25):
+    for _ in range(15):
         inputs = model.data_preprocessor(batch, True)
         losses = model(**inputs, mode='loss')
         optim.zero_grad()

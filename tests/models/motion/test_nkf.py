@@ -1,4 +1,4 @@
-"""NeuralKalmanFilter: equals mmdet's KalmanFilter without learned correction, SPD noise, learning."""
+"""NeuralKalmanFilter: mmdet's KalmanFilter without learned correction, SPD noise, learning."""
 import numpy as np
 import pytest
 import torch
@@ -174,7 +174,8 @@ def test_training_reduces_loss(mini_refer_kitti):
     dataset = DATASETS.build(dict(type='TrackSequenceDataset', data_root=mini_refer_kitti,
                                   split='train', seq_len=12, seed=0))
     assert {d['source'] for d in dataset.data_list} == {'simulated', 'detections'}
-    batch = default_collate([dataset[i] for i in range(0, len(dataset), max(1, len(dataset) // 64))])
+    step = max(1, len(dataset) // 64)
+    batch = default_collate([dataset[i] for i in range(0, len(dataset), step)])
     model = MODELS.build(dict(type='NKFRegressor', nll_weight=0.01))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []

@@ -40,3 +40,11 @@ def test_text_encoder_is_frozen_and_stays_in_eval():
     assert not model.text_encoder.training
     assert all(p.requires_grad for n, p in model.named_parameters()
                if not n.startswith('text_encoder.'))
+
+
+def test_residual_text_head_starts_at_the_encoder_embedding():
+    model = build_tiny_ikun(residual_text_head=True)
+    text = model.encode_text(SENTENCES)
+    torch.testing.assert_close(model.sentence_embedding(text), text.sentence)
+    plain = build_tiny_ikun()
+    assert (plain.sentence_embedding(text) - text.sentence).abs().max() > 1e-3

@@ -37,6 +37,13 @@ def test_configs_differ_only_in_the_tracker():
         assert _strip_tracker(cfg) == base, name
 
 
+def test_real_refer_kitti_config_builds():
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'neuralsort_refer_kitti.py'))
+    model = MODELS.build(cfg.model)
+    assert model.detector.det_dir == 'data/refer-kitti/KITTI/detections/image_02'
+    assert model.tracker.per_class and model.tracker.interpolation == dict(max_gap=20)
+
+
 @pytest.mark.parametrize('name', list(TRACKERS))
 def test_each_tracker_tracks_the_same_detections(name, mini_refer_kitti):
     video = '0005'
@@ -54,3 +61,18 @@ def test_each_tracker_tracks_the_same_detections(name, mini_refer_kitti):
                         {video: ann.num_frames}, metrics=('HOTA', ))['COMBINED']['HOTA']
     # the simulated detector finds most objects: every tracker gets a sensible HOTA
     assert hota > (0.5 if name in ('neuralsort', 'ocsort', 'bytetrack') else 0.15), hota
+
+
+@pytest.mark.parametrize('name', ['ocsort', 'sort', 'strongsort'])
+def test_nkf_drops_into_mmdet_trackers(name, mini_refer_kitti):
+    """mmdet's trackers take the NKF as their motion model unchanged (same interface)."""
+    video = '0005'
+    ann = load_video_annotation(mini_refer_kitti, video)
+    cfg = _cfg(name)
+    cfg.model.detector.det_dir = osp.join(mini_refer_kitti, DETECTION_DIR)
+    cfg.model.tracker.motion = dict(type='NeuralKalmanFilter',
+                                    use_nsa=cfg.model.tracker.motion.get('use_nsa', False))
+    model = MODELS.build(cfg.model).eval()
+    assert type(model.tracker.motion).__name__ == 'NeuralKalmanFilter'
+    res = track_video(model, ann.num_frames, ann.img_size, video=video)
+    assert len(res) > 0 and len(np.unique(res[:, :2], axis=0)) == len(res)

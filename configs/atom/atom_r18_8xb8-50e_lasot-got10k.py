@@ -1,0 +1,52 @@
+# ATOM, the paper's training setting: only the IoU predictor learns (the ImageNet ResNet-18 is
+# frozen), MSE on 16 jittered proposals per pair (min IoU 0.1), reference crops without jitter,
+# test crops with centre jitter 4.5 and scale jitter 0.5, Adam 1e-3 x0.2 every 15 epochs, 50
+# epochs of 1000 iterations with batch 64 (8 GPUs x 8). The paper trained on LaSOT + TrackingNet
+# + COCO; ikun_mm reads the LaSOT and GOT-10k layouts, so this config uses their train splits.
+# Offline: put torchvision's ResNet-18 ImageNet file where `model.backbone.init_cfg.checkpoint`
+# points; the official pytracking ATOM weights load with
+# `ikun_mm.models.sot.atom_weights.load_official_atom_checkpoint`.
+_base_ = ['../_base_/models/atom_r18.py', '../_base_/default_runtime.py']
+
+search_size = 288
+train_pipeline = [
+    dict(type='LoadSOTImages'),
+    dict(type='SOTTemplateSearchCrop', template_factor=5.0, template_size=search_size,
+         search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
+         search_jitter=(4.5, 0.5)),
+    dict(type='PackSOTInputs'),
+]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSOTFrame')]
+frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
+                     max_frame_gap=50)
+train_dataloader = dict(
+    batch_size=8, num_workers=8, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            dict(type='LaSOTDataset', data_root='data/lasot/', split='training_set.txt',
+                 frame_sampler=frame_sampler, samples_per_epoch=32000,
+                 pipeline=train_pipeline),
+            dict(type='GOT10kDataset', data_root='data/got10k/', split='train',
+                 frame_sampler=frame_sampler, samples_per_epoch=32000,
+                 pipeline=train_pipeline),
+        ]))
+test_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='LaSOTDataset', data_root='data/lasot/', split='testing_set.txt',
+                 test_mode=True, pipeline=test_pipeline))
+val_dataloader = test_dataloader
+test_evaluator = dict(type='SOTMetric')
+val_evaluator = test_evaluator
+
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
+param_scheduler = [dict(type='StepLR', step_size=15, gamma=0.2, by_epoch=True)]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=50, val_interval=50)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5))
+auto_scale_lr = dict(enable=False, base_batch_size=64)
