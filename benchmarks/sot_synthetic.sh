@@ -9,18 +9,18 @@ PY=${1:-.venv/bin/python}
 WD=work_dirs/sot_synthetic
 mkdir -p "$WD"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-$PY tools/data/generate_sot.py data/synthetic_sot --train 24 --val 6 --frames 40
+$PY tools/data/generate_sot.py data/synthetic_sot --train 200 --val 6 --frames 40
 $PY -c "import torch; torch.save({'state_dict': {}}, '$WD/empty.pth')"
 $PY tools/test.py configs/sot/static_box_synthetic.py "$WD/empty.pth" --work-dir "$WD/static"
 $PY tools/train.py configs/ostrack/ostrack_tiny_synthetic.py --work-dir "$WD/ostrack"
-$PY tools/test.py configs/ostrack/ostrack_tiny_synthetic.py "$WD/ostrack/epoch_60.pth" \
+$PY tools/test.py configs/ostrack/ostrack_tiny_synthetic.py "$WD/ostrack/epoch_150.pth" \
     --work-dir "$WD/ostrack_test"
 $PY tools/train.py configs/stark/stark_tiny_synthetic_stage1.py --work-dir "$WD/stark1"
 $PY tools/train.py configs/stark/stark_tiny_synthetic_stage2.py --work-dir "$WD/stark2" \
     --cfg-options load_from="$WD/stark1/epoch_40.pth"
 for stage in 1 2; do
   $PY tools/test.py configs/stark/stark_tiny_synthetic_stage$stage.py \
-      "$WD/stark$stage/$( [ $stage = 1 ] && echo epoch_40.pth || echo epoch_4.pth )" \
+      "$WD/stark$stage/$( [ $stage = 1 ] && echo epoch_40.pth || echo epoch_20.pth )" \
       --work-dir "$WD/stark${stage}_test"
 done
 grep -h "OPE over" "$WD"/*_test/*/*.log "$WD"/static/*/*.log

@@ -20,13 +20,13 @@ model = dict(
     search_factor=4.0,
     test_cfg=dict(window=True))
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=60, val_interval=100)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=150, val_interval=200)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
                      clip_grad=dict(max_norm=1.0))
-param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[50], gamma=0.1)]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=1),
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[130], gamma=0.1)]
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=1),
                      logger=dict(type='LoggerHook', interval=8))
 custom_hooks = [dict(type='CEKeepRatioWarmupHook', start_epoch=4, warmup_epochs=16)]
 randomness = dict(seed=0)

@@ -1,12 +1,12 @@
 # STARK-tiny stage 2: score head on positive/negative triplets, the rest frozen; the score gates
 # the dynamic-template update at test time.
 #   python tools/train.py configs/stark/stark_tiny_synthetic_stage2.py \
-#       --cfg-options load_from=work_dirs/stark_tiny_synthetic_stage1/epoch_12.pth
+#       --cfg-options load_from=work_dirs/stark_tiny_synthetic_stage1/epoch_40.pth
 _base_ = ['./stark_tiny_synthetic_stage1.py']
 
 model = dict(stage=2, test_cfg=dict(update_interval=10, update_threshold=0.5, use_score=True))
 frame_sampler = dict(type='SOTFrameSampler', num_template_frames=2, num_search_frames=1,
                      max_frame_gap=30, pos_prob=0.5)
 train_dataloader = dict(dataset=dict(frame_sampler=frame_sampler))
-train_cfg = dict(max_epochs=4, val_interval=100)
-param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[3], gamma=0.1)]
+train_cfg = dict(max_epochs=20, val_interval=100)
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[16], gamma=0.1)]

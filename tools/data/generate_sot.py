@@ -1,6 +1,6 @@
 """Generate the synthetic SOT sequences (GOT-10k layout) used by the small SOT configs.
 
-    python tools/data/generate_sot.py data/synthetic_sot [--train 24] [--val 6] [--frames 40]
+    python tools/data/generate_sot.py data/synthetic_sot [--train 200] [--val 6] [--frames 40]
                                       [--size 160 120] [--seed 0]
 
 Writes ``<out>/train`` and ``<out>/val`` (val uses ``seed + 1``).
@@ -13,7 +13,7 @@ from ikun_mm.datasets.synthetic import generate_sot_sequences
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', help='output root')
-    parser.add_argument('--train', type=int, default=24, help='training sequences')
+    parser.add_argument('--train', type=int, default=200, help='training sequences')
     parser.add_argument('--val', type=int, default=6, help='validation sequences')
     parser.add_argument('--frames', type=int, default=40, help='frames per sequence')
     parser.add_argument('--size', type=int, nargs=2, default=(160, 120), metavar=('W', 'H'))
