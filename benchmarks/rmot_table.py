@@ -6,10 +6,9 @@ held-out videos of the generated mini Refer-KITTI (Refer-KITTI protocol, TrackEv
         [--nkf NKF.pth] [--json]
 
 Each CKPT is a checkpoint of configs/ikun/ikun_<variant>_mini_refer_kitti.py, best one written by
-tools/analysis/fit_calibration.py (it carries the fitted a, b; a plain one uses the paper's).
-Each tracker runs once per video; each iKUN scores each tracker's tracks once (raw scores).
-Calibration adds ``a·p(e) + b`` to every window score, so its frame scores are the raw frame
-scores plus that constant: the calibrated rows are derived from the same raw scores.
+tools/analysis/fit_calibration_hota.py on the validation split (it carries the fitted a, b; a
+plain one uses the paper's). Raw and calibrated rows come from the same tracker run and raw
+scores (see :mod:`ikun_mm.evaluation.referring_eval`).
 """
 import argparse
 import json
@@ -38,9 +37,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from ikun_mm.datasets import ReferKittiDataset
-    from ikun_mm.evaluation import ReferringMetric
-    from ikun_mm.models.referring import score_tracks
-    from ikun_mm.models.referring.referring_tracker import referred_rows, tracks_from_rows
+    from ikun_mm.evaluation import prepare_referring, referring_metrics
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
     register_all_modules()
@@ -65,34 +62,21 @@ def main(argv=None):
     table = {}
     for tracker in args.trackers:
         tracking = MODELS.build(dict(base.model, tracker=dict(base.model.tracker, type=tracker)))
-        tracks = {}
-        for item in videos:
-            rows = tracking.track_rows(len(item['img_paths']), item['img_size'], item['video'])
-            tracks[item['video']] = tracks_from_rows(rows)
         for variant, referrer in referrers.items():
-            metrics = {'raw': ReferringMetric(), 'calibrated': ReferringMetric()}
-            for item in videos:
-                sentences = [e.sentence for e in item['expressions']]
-                video_tracks = tracks[item['video']]
-                raw = score_tracks(referrer, item['img_paths'], video_tracks, sentences,
-                                   calibrate=False) if video_tracks else {}
+            tracking.referrer = referrer
+            with torch.no_grad():
+                prepared = prepare_referring(tracking, videos)
                 calib = referrer.calibration
-                offset = (calib.a * calib.pseudo_frequency(sentences) + calib.b).cpu().numpy()
-                shifted = {tid: type(s)(s.frames, s.scores + offset[None])
-                           for tid, s in raw.items()}
-                for name, scores in (('raw', raw), ('calibrated', shifted)):
-                    rows = referred_rows(video_tracks, scores, len(sentences)) if scores else \
-                        [np.zeros((0, 7))] * len(sentences)
-                    metrics[name].process({}, [dict(
-                        video=item['video'], num_frames=len(item['img_paths']),
-                        annotation=item['annotation'], expressions=item['expressions'],
-                        pred_referred=dict(zip(sentences, rows)))])
-            for name, metric in metrics.items():
-                result = metric.evaluate(size=len(videos))
-                table[f'{variant}|{tracker}|{name}'] = {
-                    k.split('/')[-1]: round(v, 2) for k, v in result.items()}
-                hota = table[f'{variant}|{tracker}|{name}']['HOTA']
-                print(f'{variant:18s} {tracker:18s} {name:10s} HOTA {hota:6.2f}', file=sys.stderr)
+                sentences = sorted({s for v in prepared for s in v['sentences']})
+                freq = dict(zip(sentences, calib.pseudo_frequency(sentences).cpu().numpy()))
+            a, b = float(calib.a), float(calib.b)
+            runs = {'raw': None,
+                    'calibrated': lambda ss: np.array([a * freq[s] + b for s in ss])}
+            for name, offsets in runs.items():
+                result = referring_metrics(prepared, offsets)
+                table[f'{variant}|{tracker}|{name}'] = {k: round(v, 2) for k, v in result.items()}
+                print(f'{variant:18s} {tracker:18s} {name:10s} HOTA {result["HOTA"]:6.2f}',
+                      file=sys.stderr)
     if args.json:
         print(json.dumps(table, indent=1))
     else:

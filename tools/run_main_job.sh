@@ -2,7 +2,7 @@
 # The main job on the embedded default data, end to end:
 #   1. generate the mini Refer-KITTI (deterministic, seed 0) into $DATA;
 #   2. train iKUN (small cascade config) and the Neural Kalman Filter on its training videos;
-#   3. fit the similarity calibration (a, b) on the validation videos, into a new checkpoint;
+#   3. fit the similarity calibration (a, b) to HOTA on the validation videos (new checkpoint);
 #   4. run cached detections -> NeuralSORT (trained NKF) -> iKUN on the held-out videos with
 #      tools/test.py and print the Refer-KITTI metric table (HOTA, DetA, AssA, ...).
 # Every run writes into a fresh work dir ($WORK, default work_dirs/main_job_<timestamp>).
@@ -27,9 +27,10 @@ OMP_NUM_THREADS=1 "$PY" tools/train.py configs/nkf/nkf_mini_refer_kitti.py \
     --work-dir "$WORK/nkf" --cfg-options data_root="$DATA"
 NKF_CKPT=$(cat "$WORK/nkf/last_checkpoint")
 
-step "3/4 fit the similarity calibration on the validation videos"
-"$PY" tools/analysis/fit_calibration.py configs/ikun/ikun_cascade_mini_refer_kitti.py \
-    "$IKUN_CKPT" --split val --out "$WORK/ikun/calibrated.pth" --cfg-options data_root="$DATA"
+step "3/4 fit the similarity calibration to HOTA on the validation videos"
+"$PY" tools/analysis/fit_calibration_hota.py configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
+    "$IKUN_CKPT" --split val --out "$WORK/ikun/calibrated.pth" \
+    --cfg-options data_root="$DATA" model.tracker.motion.checkpoint="$NKF_CKPT"
 
 step "4/4 detections -> NeuralSORT -> iKUN on the held-out videos"
 "$PY" tools/test.py configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \

@@ -2,3 +2,4 @@ from .expression_metric import ExpressionMatchingMetric, binary_auc, matching_sc
 from .referring_metric import ReferringMetric, format_table, sequence_name  # noqa: F401
 from .trackeval_utils import evaluate_mot, mot_rows_from_boxes  # noqa: F401
 from .sot_metric import SOTMetric  # noqa: F401
+from .referring_eval import prepare_referring, referring_metrics  # noqa: F401

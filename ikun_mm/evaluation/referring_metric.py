@@ -43,18 +43,21 @@ class ReferringMetric(BaseMetric):
             re-run on them. The files are written to a temporary folder and moved into place
             when complete; an existing ``out_dir`` is never overwritten (a timestamped sibling
             is used instead).
+        log_table: log the metric table after each evaluation.
         prefix: metric name prefix in logs.
     """
 
     default_prefix = 'refer'
 
     def __init__(self, convention: str = 'corrected', out_dir: Optional[str] = None,
-                 collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
+                 log_table: bool = True, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if convention not in FRAME_CONVENTIONS:
             raise ValueError(f'convention must be one of {FRAME_CONVENTIONS}, got {convention!r}')
         self.convention = convention
         self.out_dir = out_dir
+        self.log_table = log_table
         self.last_results: Dict[str, Dict[str, float]] = {}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -99,9 +102,9 @@ class ReferringMetric(BaseMetric):
         self.last_results = scores
         combined = scores['COMBINED']
         metrics = {k: 100.0 * combined[k] for k in REPORTED}
-        MMLogger.get_current_instance().info(
-            '\n' + format_table(metrics, f'{len(gt)} (video, expression) sequences, '
-                                f'{self.convention} frame convention'))
+        if self.log_table:
+            title = f'{len(gt)} (video, expression) sequences, {self.convention} frame convention'
+            MMLogger.get_current_instance().info('\n' + format_table(metrics, title))
         return metrics
 
 
