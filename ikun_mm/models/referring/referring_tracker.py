@@ -18,7 +18,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmengine.structures import BaseDataElement
 
 from ikun_mm.registry import MODELS
-from ..trackers.tracking_by_detection import TrackingByDetection, track_results_array
+from ..trackers.tracking_by_detection import TrackingByDetection, track_video
 from .inference import score_tracks
 
 #: Columns of the referred rows: frame (0-based), id, x1, y1, x2, y2, score.
@@ -187,47 +187,14 @@ class ReferringTracker(TrackingByDetection):
     def track_rows(self, num_frames: int, img_size, video: str = '',
                    img_paths: Optional[Sequence[str]] = None,
                    progress: bool = False) -> np.ndarray:
-        """Run detector + tracker over a video (with a progress bar when ``progress``).
+        """Run detector + tracker over a video (:func:`track_video`; the tracker's offline
+        post-processing only when ``interpolate``).
 
         Returns:
             array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
         """
-        from mmdet.structures import DetDataSample
-        width, height = img_size
-        rows = []
-        frames = range(num_frames)
-        if progress:
-            from tqdm import tqdm
-            frames = tqdm(frames, desc=f'tracking {video}'.strip(), unit='frame')
-        for f in frames:
-            meta = dict(frame_id=f, video=video, img_shape=(height, width),
-                        ori_shape=(height, width), scale_factor=(1.0, 1.0))
-            if img_paths is not None:
-                meta['img_path'] = img_paths[f]
-            sample = DetDataSample(metainfo=meta)
-            img = self._frame_tensor(img_paths[f]) if self.needs_pixels else None
-            rows.append(track_results_array(f, self.track_frame(sample, img)))
-        rows = np.concatenate(rows) if rows else np.zeros((0, 8))
-        if self.interpolate and hasattr(self.tracker, 'postprocess') and len(rows):
-            rows = self.tracker.postprocess(rows)
-        return rows
-
-    @property
-    def needs_pixels(self) -> bool:
-        """Whether detector or tracker look at the frames (not so for cached detections
-        without ReID)."""
-        from ..detectors.detections_from_file import DetectionsFromFile
-        return not isinstance(self.detector, DetectionsFromFile) or self.reid is not None
-
-    def _frame_tensor(self, path: str) -> torch.Tensor:
-        """Tensor (1, 3, H, W) of one frame, through the detector's own data preprocessor."""
-        import mmcv
-        img = mmcv.imread(path, channel_order='bgr')
-        tensor = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        pre = getattr(self.detector, 'data_preprocessor', None)
-        if pre is None:
-            return tensor[None].float()
-        return pre(dict(inputs=[tensor]), False)['inputs']
+        return track_video(self, num_frames, img_size, video, progress, img_paths,
+                           postprocess=self.interpolate)
 
     def refer(self, img_paths: Sequence, tracks: Dict[int, np.ndarray],
               expressions: Sequence[str]) -> List[np.ndarray]:

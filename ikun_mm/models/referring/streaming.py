@@ -66,7 +66,7 @@ class ReferringStream:
         if self.model.needs_pixels:
             if not isinstance(frame, str):
                 raise ValueError('this detector reads pixels: give frames as image paths')
-            img = self.model._frame_tensor(frame)
+            img = self.model.frame_tensor(frame)
         current = track_results_array(f, self.model.track_frame(sample, img))
         self.rows.append(current)
         all_rows = np.concatenate(self.rows)

@@ -1,5 +1,5 @@
 """``TrackingByDetection``: any detector + any mmdet-API tracker, one frame at a time."""
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -52,6 +52,23 @@ class TrackingByDetection(BaseMOTModel):
     def with_cmc(self) -> bool:
         """Whether camera motion compensation is on (read by mmdet's StrongSORTTracker)."""
         return self.cmc is not None
+
+    @property
+    def needs_pixels(self) -> bool:
+        """Whether the detector or the tracker look at the frames (not so for cached
+        detections without ReID)."""
+        from ..detectors.detections_from_file import DetectionsFromFile
+        return not isinstance(self.detector, DetectionsFromFile) or self.reid is not None
+
+    def frame_tensor(self, path: str) -> Tensor:
+        """Tensor (1, 3, H, W) of one frame (BGR), through the detector's data preprocessor."""
+        import mmcv
+        img = mmcv.imread(path, channel_order='bgr')
+        tensor = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        pre = getattr(self.detector, 'data_preprocessor', None)
+        if pre is None:
+            return tensor[None].float()
+        return pre(dict(inputs=[tensor]), False)['inputs']
 
     def loss(self, inputs, data_samples, **kwargs):
         raise NotImplementedError('TrackingByDetection only tracks; train the detector, ReID '
@@ -108,31 +125,40 @@ def track_results_array(frame_id: int, inst: InstanceData) -> np.ndarray:
 
 
 def track_video(model: TrackingByDetection, num_frames: int, img_size, video: str = '',
-                progress: bool = False) -> np.ndarray:
-    """Run ``model`` over ``num_frames`` frames without images (detections from file).
+                progress: bool = False, img_paths: Optional[Sequence[str]] = None,
+                postprocess: bool = True) -> np.ndarray:
+    """Run ``model`` over the frames 0..``num_frames``-1 of a video.
 
     Args:
         model: the tracking model.
-        num_frames: frames 0..num_frames-1.
+        num_frames: number of frames.
         img_size: (W, H) of the frames.
         video: video name put in the metainfo (used by ``DetectionsFromFile(det_dir=...)``).
         progress: show a progress bar.
+        img_paths: frame image paths; needed when the detector or the tracker reads pixels
+            (``model.needs_pixels``), e.g. an mmdet detector instead of cached detections.
+        postprocess: apply the tracker's offline ``postprocess`` (e.g. gap interpolation) when
+            it has one.
 
     Returns:
-        array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``, after the tracker's
-        offline ``postprocess`` (interpolation) when it has one.
+        array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
     """
     width, height = img_size
+    if model.needs_pixels and img_paths is None:
+        raise ValueError('track_video: this detector/tracker reads pixels; give img_paths')
     rows = []
     frames = range(num_frames)
     if progress:
         from tqdm import tqdm
         frames = tqdm(frames, desc=f'tracking {video}'.strip(), unit='frame')
     for f in frames:
-        sample = DetDataSample(metainfo=dict(frame_id=f, video=video, img_shape=(height, width),
-                                             ori_shape=(height, width)))
-        rows.append(track_results_array(f, model.track_frame(sample)))
+        meta = dict(frame_id=f, video=video, img_shape=(height, width),
+                    ori_shape=(height, width), scale_factor=(1.0, 1.0))
+        if img_paths is not None:
+            meta['img_path'] = img_paths[f]
+        img = model.frame_tensor(img_paths[f]) if model.needs_pixels else None
+        rows.append(track_results_array(f, model.track_frame(DetDataSample(metainfo=meta), img)))
     results = np.concatenate(rows) if rows else np.zeros((0, 8))
-    if hasattr(model.tracker, 'postprocess') and len(results):
+    if postprocess and hasattr(model.tracker, 'postprocess') and len(results):
         results = model.tracker.postprocess(results)
     return results
