@@ -105,8 +105,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:
         frames = list_frames(args.source, tmp, args.max_frames)
         referred = model.refer_video(frames, args.expressions, progress=True)
-        count = write_video(tqdm(render_referred(frames, referred, args.expressions), total=len(frames),
-                                 desc='drawing', unit='frame'), args.out, args.fps)
+        drawn = tqdm(render_referred(frames, referred, args.expressions), total=len(frames),
+                     desc='drawing', unit='frame')
+        count = write_video(drawn, args.out, args.fps)
     for sentence, path in txt_outs.items():
         rows = referred[sentence]
         text = format_mot_rows(mot_rows_from_boxes(rows)) if len(rows) else ''

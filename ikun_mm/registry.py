@@ -27,7 +27,8 @@ TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS, locations=['ikun_mm.
 #: Datasets: Refer-KITTI (real and generated), SOT datasets.
 DATASETS = Registry('dataset', parent=MMDET_DATASETS, locations=['ikun_mm.datasets'])
 #: Data transforms: window/frame sampling, crops, packing.
-TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS, locations=['ikun_mm.datasets.transforms'])
+TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS,
+                      locations=['ikun_mm.datasets.transforms'])
 #: Samplers of dataset indices.
 DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, locations=['ikun_mm.datasets'])
 #: Metrics: the Refer-KITTI referring metric, SOT OPE metric.

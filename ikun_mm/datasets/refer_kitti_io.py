@@ -281,7 +281,8 @@ def load_detections(path: str) -> np.ndarray:
             frame, _, x, y, w, h, score = vals[:7]
             cls = vals[7] if len(vals) > 7 else -1
             if frame < 1 or frame != int(frame):
-                raise ReferKittiFormatError(f'{where}: frame must be a 1-based integer, got {frame}')
+                raise ReferKittiFormatError(
+                    f'{where}: frame must be a 1-based integer, got {frame}')
             if not all(np.isfinite([x, y, w, h, score])) or w <= 0 or h <= 0:
                 raise ReferKittiFormatError(f'{where}: box must be finite with positive size, '
                                             f'got {line!r}')

@@ -56,7 +56,8 @@ def test_missing_image(tree):
 
 
 def test_invalid_json(tree):
-    path = osp.join(tree, 'expression/0003', sorted(os.listdir(osp.join(tree, 'expression/0003')))[0])
+    folder = osp.join(tree, 'expression/0003')
+    path = osp.join(folder, sorted(os.listdir(folder))[0])
     open(path, 'w').write('{"label": ')
     with pytest.raises(ReferKittiFormatError, match='invalid JSON'):
         load_expressions(tree, '0003')

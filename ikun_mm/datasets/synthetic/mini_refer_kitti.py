@@ -188,8 +188,9 @@ def _draw(img: np.ndarray, obj: _Object, frame: int) -> None:
         cv2.circle(img, (cx, y1 + head), head, (140, 170, 220), -1)
         cv2.rectangle(img, (x1, y1 + 2 * head), (x2, y1 + int(0.6 * h)), colour, -1)
         swing = int(0.25 * w * np.sin(frame * 0.8)) if abs(obj.speeds[frame]) > 0 else 0
-        cv2.line(img, (cx, y1 + int(0.6 * h)), (cx - swing - w // 4, y2), (50, 40, 40), max(1, w // 4))
-        cv2.line(img, (cx, y1 + int(0.6 * h)), (cx + swing + w // 4, y2), (50, 40, 40), max(1, w // 4))
+        hip, leg = (cx, y1 + int(0.6 * h)), max(1, w // 4)
+        cv2.line(img, hip, (cx - swing - w // 4, y2), (50, 40, 40), leg)
+        cv2.line(img, hip, (cx + swing + w // 4, y2), (50, 40, 40), leg)
 
 
 def _visible_box(box, width, height) -> Optional[Tuple[float, float, float, float]]:
@@ -231,12 +232,15 @@ def expression_predicates() -> Dict[str, Callable[[FrameAttributes], bool]]:
             preds[text] = lambda a, c=cls, k=colour: a.cls == c and a.colour == k
     for d in ('left', 'right'):
         preds[f'cars moving {d}'] = lambda a, d=d: a.cls == 'car' and a.direction == d
-        preds[f'pedestrians walking {d}'] = lambda a, d=d: a.cls == 'pedestrian' and a.direction == d
+        preds[f'pedestrians walking {d}'] = (
+            lambda a, d=d: a.cls == 'pedestrian' and a.direction == d)
         for colour in COLOURS:
             preds[f'{colour} cars moving {d}'] = (
                 lambda a, d=d, k=colour: a.cls == 'car' and a.direction == d and a.colour == k)
-        preds[f'moving cars on the {d}'] = lambda a, d=d: a.cls == 'car' and a.moving and a.side == d
-        preds[f'parked cars on the {d}'] = lambda a, d=d: a.cls == 'car' and a.parked and a.side == d
+        preds[f'moving cars on the {d}'] = (
+            lambda a, d=d: a.cls == 'car' and a.moving and a.side == d)
+        preds[f'parked cars on the {d}'] = (
+            lambda a, d=d: a.cls == 'car' and a.parked and a.side == d)
         for colour in COLOURS:
             preds[f'{colour} cars on the {d}'] = (
                 lambda a, d=d, k=colour: a.cls == 'car' and a.side == d and a.colour == k)

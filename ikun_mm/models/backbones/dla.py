@@ -21,7 +21,7 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 

@@ -10,13 +10,11 @@ Training uses single frames (``TrackDataSample`` with one frame each, as produce
 ``MOTChallengeDataset`` + ``TrackImgSampler`` + ``BaseFrameSample``); every frame of a sample is
 treated as one training image.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import torch
 from mmdet.models.mot import BaseMOTModel
 from mmdet.structures import DetDataSample, TrackSampleList
 from mmdet.utils import OptConfigType, OptMultiConfig
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ikun_mm.registry import MODELS

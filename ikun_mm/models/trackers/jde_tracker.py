@@ -26,7 +26,7 @@ Output boxes are the Kalman-updated states of the tracked, confirmed tracks, as 
 Deliberate differences: ids start at 0 per video (mmdet convention); association is
 class-agnostic as in FairMOT (labels are carried along).
 """
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import lap
 import numpy as np
