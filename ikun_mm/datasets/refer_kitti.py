@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence, Union
 from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
-from .refer_kitti_io import (load_expressions, load_video_annotation, resolve_videos)
+from .refer_kitti_io import load_split
 
 
 @DATASETS.register_module()
@@ -44,11 +44,7 @@ class ReferKittiDataset(BaseDataset):
         super().__init__(data_root=data_root, metainfo=metainfo, ann_file='', **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        items = []
-        for video in resolve_videos(self.data_root, self.split):
-            ann = load_video_annotation(self.data_root, video)
-            exprs = [e for e in load_expressions(self.data_root, video, ann)
-                     if not any(s in e.sentence for s in self.exclude_sentences)]
-            items.append(dict(video=video, img_paths=ann.img_paths, img_size=ann.img_size,
-                              boxes=ann.boxes, expressions=exprs, annotation=ann))
-        return items
+        return [dict(video=video, img_paths=ann.img_paths, img_size=ann.img_size,
+                     boxes=ann.boxes, expressions=exprs, annotation=ann)
+                for video, ann, exprs in load_split(self.data_root, self.split,
+                                                    self.exclude_sentences)]

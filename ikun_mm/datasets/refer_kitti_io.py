@@ -255,6 +255,20 @@ def resolve_videos(data_root: str, split) -> List[str]:
     return list(REFER_KITTI_SPLIT[split])
 
 
+
+def load_split(data_root: str, split, exclude_sentences: Sequence[str] = ()
+               ) -> List[Tuple[str, VideoAnnotation, List[Expression]]]:
+    """``(video, annotation, expressions)`` of every video of ``split`` (see
+    :func:`resolve_videos`), dropping expressions whose sentence contains any of
+    ``exclude_sentences``."""
+    out = []
+    for video in resolve_videos(data_root, split):
+        ann = load_video_annotation(data_root, video)
+        exprs = [e for e in load_expressions(data_root, video, ann)
+                 if not any(s in e.sentence for s in exclude_sentences)]
+        out.append((video, ann, exprs))
+    return out
+
 def load_detections(path: str) -> np.ndarray:
     """Read a MOTChallenge detection file ``frame,id,x,y,w,h,score[,cls,...]``.
 

@@ -9,8 +9,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
-from .refer_kitti_io import (Expression, VideoAnnotation, load_expressions,
-                             load_video_annotation, resolve_videos)
+from .refer_kitti_io import Expression, VideoAnnotation, load_split
 from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
                             track_windows, training_frame_positions)
 
@@ -77,10 +76,7 @@ class ReferKittiWindowDataset(BaseDataset):
     # ---------------------------------------------------------------- building the index
     def load_data_list(self) -> List[dict]:
         items = []
-        for video in resolve_videos(self.data_root, self.split):
-            ann = load_video_annotation(self.data_root, video)
-            exprs = [e for e in load_expressions(self.data_root, video, ann)
-                     if not any(s in e.sentence for s in self.exclude_sentences)]
+        for video, ann, exprs in load_split(self.data_root, self.split, self.exclude_sentences):
             if not exprs:
                 continue
             self.videos[video] = (ann, exprs)
