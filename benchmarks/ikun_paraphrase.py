@@ -1,7 +1,7 @@
 """Does a trained iKUN understand paraphrases? (needs a real text encoder, e.g. MiniLM)
 
     python benchmarks/ikun_paraphrase.py configs/ikun/ikun_cascade_minilm_mini_refer_kitti.py \
-        work_dirs/ikun_cascade_minilm_mini_refer_kitti/epoch_30.pth [--data-root ...] [--json]
+        work_dirs/ikun_cascade_minilm_mini_refer_kitti/epoch_100.pth [--data-root ...] [--json]
 
 Scores every GT track of the held-out split against training expressions, paraphrases of them
 that never occur in the data, and unrelated sentences (:func:`score_tracks`, raw scores). For each

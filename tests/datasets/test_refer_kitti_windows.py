@@ -82,6 +82,20 @@ def test_positive_ratio_balances_labels(mini_refer_kitti):
         _dataset(mini_refer_kitti, positive_ratio=1.5)
 
 
+def test_all_expressions_per_window(mini_refer_kitti):
+    np.random.seed(2)
+    ds = _dataset(mini_refer_kitti, num_expressions=None)
+    for idx in (0, len(ds) - 1):
+        sample = ds[idx]['data_samples']
+        assert sample.sentences == ds.sentences(sample.video)
+        np.testing.assert_array_equal(sample.labels.numpy().astype(bool),
+                                      ds.holds(sample.video, sample.track_id, sample.ref_frame))
+    with pytest.raises(ValueError, match='num_expressions'):
+        _dataset(mini_refer_kitti, num_expressions=3)
+    with pytest.raises(ValueError, match='positive_ratio'):
+        _dataset(mini_refer_kitti, num_expressions=None, positive_ratio=0.5)
+
+
 def test_test_mode_windows_and_labels(mini_refer_kitti):
     from ikun_mm.datasets import load_video_annotation
     ds = _dataset(mini_refer_kitti, split='test', test_mode=True)

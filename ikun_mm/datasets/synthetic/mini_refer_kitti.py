@@ -58,6 +58,7 @@ class _Object:
     height: float
     xs: np.ndarray  # (F,) left x per frame
     speeds: np.ndarray  # (F,) signed px/frame; the velocity at that frame
+    heading: int  # +1 faces right, -1 faces left: the way it moves (parked: either way)
 
 
 @dataclass
@@ -87,6 +88,14 @@ def _speed_profile(rng: np.random.Generator, frames: int, v0: float,
         stop = int(min(frames, start + rng.integers(frames // 5, frames // 2)))
         speeds[start:stop] = 0.0
     return speeds
+
+
+def _heading(speeds: np.ndarray, rng: np.random.Generator) -> int:
+    """The way an object faces: the sign of its velocity; a random side when it never moves."""
+    moving = speeds[speeds != 0]
+    if moving.size:
+        return 1 if moving[0] > 0 else -1
+    return 1 if rng.random() < 0.5 else -1
 
 
 def _make_objects(rng: np.random.Generator, frames: int, width: int,
@@ -121,7 +130,8 @@ def _make_objects(rng: np.random.Generator, frames: int, width: int,
             x0 = mover_start(w, speeds)
         xs = x0 + np.concatenate([[0.0], np.cumsum(speeds[:-1])])
         objects.append(_Object(tid, 0, colours[int(rng.integers(len(colours)))],
-                               lay[lane] + rng.uniform(-2, 2), w, h, xs, speeds))
+                               lay[lane] + rng.uniform(-2, 2), w, h, xs, speeds,
+                               _heading(speeds, rng)))
         tid += 1
 
     n_peds = int(rng.integers(3, 7))
@@ -136,7 +146,8 @@ def _make_objects(rng: np.random.Generator, frames: int, width: int,
         x0 = rng.uniform(0, width - w) if kind == 'parked' else mover_start(w, speeds)
         xs = x0 + np.concatenate([[0.0], np.cumsum(speeds[:-1])])
         objects.append(_Object(tid, 1, colours[int(rng.integers(len(colours)))],
-                               lay[walk] + rng.uniform(-1, 1), w, h, xs, speeds))
+                               lay[walk] + rng.uniform(-1, 1), w, h, xs, speeds,
+                               _heading(speeds, rng)))
         tid += 1
     return objects
 
@@ -182,10 +193,20 @@ def _draw(img: np.ndarray, obj: _Object, frame: int) -> None:
         r = max(2, int(0.17 * h))
         for cx in (x1 + int(0.22 * w), x2 - int(0.22 * w)):
             cv2.circle(img, (cx, y2 - r), r, (20, 20, 20), -1)
+        # Like a real car seen from the side, the front shows which way it faces: a pale
+        # headlight at the front, a red tail light at the back.
+        lamp_w, lamp_y = max(2, int(0.08 * w)), (body_top + 1, body_top + max(3, int(0.2 * h)))
+        right, left = (x2 - lamp_w, x2), (x1, x1 + lamp_w)
+        front, back = (right, left) if obj.heading > 0 else (left, right)
+        cv2.rectangle(img, (front[0], lamp_y[0]), (front[1], lamp_y[1]), (170, 250, 255), -1)
+        cv2.rectangle(img, (back[0], lamp_y[0]), (back[1], lamp_y[1]), (0, 0, 150), -1)
     else:
         head = max(2, int(0.12 * h))
         cx = (x1 + x2) // 2
         cv2.circle(img, (cx, y1 + head), head, (140, 170, 220), -1)
+        # dark hair on the back of the head shows which way the pedestrian faces
+        hair = (cx - obj.heading * max(1, head // 2), y1 + head)
+        cv2.circle(img, hair, max(1, head * 2 // 3), (30, 30, 50), -1)
         cv2.rectangle(img, (x1, y1 + 2 * head), (x2, y1 + int(0.6 * h)), colour, -1)
         swing = int(0.25 * w * np.sin(frame * 0.8)) if abs(obj.speeds[frame]) > 0 else 0
         hip, leg = (cx, y1 + int(0.6 * h)), max(1, w // 4)

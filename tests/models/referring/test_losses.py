@@ -20,3 +20,15 @@ def test_cosine_focal_loss_closed_form():
     assert cosine_focal_loss(x, y, gamma=0.0).item() == pytest.approx(ref.item(), rel=1e-6)
     with pytest.raises(ValueError, match='reduction'):
         cosine_focal_loss(x, y, reduction='avg')
+
+
+def test_logit_scale_scales_the_logit_only_in_the_loss():
+    from ikun_mm.models.referring.losses import CosineFocalLoss
+    x, y = torch.tensor([0.3, -0.7, 0.9]), torch.tensor([1., 0., 0.])
+    scaled = CosineFocalLoss(gamma=2.0, logit_scale=10.0)(x, y)
+    assert scaled.item() == pytest.approx(cosine_focal_loss(10 * x, y).item(), rel=1e-6)
+    # an easy pair (cos 0.9, label 1) saturates with the scale and keeps a large loss without
+    easy = torch.tensor([0.9]), torch.tensor([1.])
+    assert CosineFocalLoss(logit_scale=10.0)(*easy) < 1e-3 < CosineFocalLoss()(*easy)
+    with pytest.raises(ValueError, match='logit_scale'):
+        CosineFocalLoss(logit_scale=0.0)
