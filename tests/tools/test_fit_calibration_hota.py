@@ -1,0 +1,43 @@
+"""tools/analysis/fit_calibration_hota.py: the grid search and its leave-one-video-out check,
+on closed-form objectives (the tracker and TrackEval parts are covered by the metric tests)."""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'fit_calibration_hota', osp.join(ROOT, 'tools', 'analysis', 'fit_calibration_hota.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_grid_search_finds_the_peak_and_keeps_zero_on_ties():
+    tool = _tool()
+    hota, a, b = tool.grid_search(lambda a, b: 50 - (a - 2) ** 2 - 10 * (b + 0.3) ** 2)
+    assert (a, b) == (2.0, pytest.approx(-0.3)) and hota == pytest.approx(50)
+    # flat objective: no calibration is kept
+    assert tool.grid_search(lambda a, b: 40.0) == (40.0, 0.0, 0.0)
+
+
+def test_leave_one_video_out_detects_a_fit_that_does_not_carry_over():
+    tool = _tool()
+    # every video prefers its own b; fitted on the others, b is wrong for the held-out one
+    best_b = {'v0': -0.5, 'v1': 0.3, 'v2': 0.0}
+
+    def evaluate(a, b, videos):
+        return sum(60 - 100 * (b - best_b[v]) ** 2 for v in videos) / len(videos)
+
+    cv = tool.leave_one_video_out(list(best_b), evaluate, a_grid=(0.0, ), b_grid=(-0.5, 0.0, 0.3))
+    assert [f['video'] for f in cv['folds']] == ['v0', 'v1', 'v2']
+    assert cv['fitted'] < cv['uncalibrated']
+    # when all videos agree, the held-out fit beats no calibration
+    cv = tool.leave_one_video_out(['v0', 'v1'], lambda a, b, vs: 60 - 100 * (b + 0.5) ** 2,
+                                  a_grid=(0.0, ), b_grid=(-0.5, 0.0))
+    assert cv['fitted'] > cv['uncalibrated']
+    assert all(f['b'] == pytest.approx(-0.5) for f in cv['folds'])
+    assert tool.leave_one_video_out(['v0'], evaluate) is None
