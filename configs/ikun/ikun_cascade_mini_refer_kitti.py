@@ -4,7 +4,7 @@
 # 4-layer 128-wide CLIP text tower (random weights), 200 epochs of AdamW 1e-3. Two deliberate
 # differences from the paper's recipe (docstrings of ReferKittiWindowDataset and CosineFocalLoss):
 # every training window is paired with all the video's expressions (num_expressions=None), and
-# the loss sees 10·cosine. About 5 minutes on 2 idle CPU cores.
+# the loss sees 10·cosine. About 8 minutes on 2 idle CPU cores.
 _base_ = [
     '../_base_/models/ikun.py', '../_base_/datasets/refer_kitti_ikun.py',
     '../_base_/schedules/ikun_100e.py', '../_base_/default_runtime.py'

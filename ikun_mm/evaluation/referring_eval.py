@@ -39,11 +39,13 @@ def prepare_referring(model, items: Sequence[dict], progress: bool = False) -> L
 
 def referring_metrics(prepared: Sequence[dict],
                       offsets: Optional[Callable[[List[str]], np.ndarray]] = None,
-                      score_thr: float = 0.0, convention: str = 'corrected') -> Dict[str, float]:
+                      score_thr: float = 0.0, convention: str = 'corrected',
+                      metrics: Sequence[str] = ('HOTA', 'CLEAR', 'Identity')
+                      ) -> Dict[str, float]:
     """The Refer-KITTI metric of ``prepared`` videos with ``offsets(sentences) -> (E,)`` added
-    to the raw frame scores (``None``: raw scores)."""
+    to the raw frame scores (``None``: raw scores); ``metrics`` as in :class:`ReferringMetric`."""
     from ikun_mm.models.referring.referring_tracker import referred_rows
-    metric = ReferringMetric(convention=convention, log_table=False)
+    metric = ReferringMetric(convention=convention, log_table=False, metrics=metrics)
     for video in prepared:
         sentences, raw = video['sentences'], video['raw']
         scores = raw

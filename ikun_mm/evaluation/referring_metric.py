@@ -45,14 +45,18 @@ class ReferringMetric(BaseMetric):
             is used instead).
         log_table: log the metric table after each evaluation.
         prefix: metric name prefix in logs.
+        metrics: TrackEval metric families, a subset of ``('HOTA', 'CLEAR', 'Identity')``;
+            fewer is faster (a calibration fit needs only HOTA).
     """
 
     default_prefix = 'refer'
 
     def __init__(self, convention: str = 'corrected', out_dir: Optional[str] = None,
                  log_table: bool = True, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 metrics: Sequence[str] = ('HOTA', 'CLEAR', 'Identity')) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.metrics = tuple(metrics)
         if convention not in FRAME_CONVENTIONS:
             raise ValueError(f'convention must be one of {FRAME_CONVENTIONS}, got {convention!r}')
         self.convention = convention
@@ -83,13 +87,13 @@ class ReferringMetric(BaseMetric):
         if len(gt) != len(results):
             raise ValueError('ReferringMetric: two (video, expression) pairs share a name')
         if self.out_dir is None:
-            scores = evaluate_mot(gt, pred, num_frames)
+            scores = evaluate_mot(gt, pred, num_frames, self.metrics)
         else:
             parent = osp.dirname(osp.abspath(self.out_dir))
             os.makedirs(parent, exist_ok=True)
             tmp = tempfile.mkdtemp(prefix='.trackeval_', dir=parent)
             try:
-                scores = evaluate_mot(gt, pred, num_frames, work_dir=tmp)
+                scores = evaluate_mot(gt, pred, num_frames, self.metrics, work_dir=tmp)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -101,7 +105,7 @@ class ReferringMetric(BaseMetric):
                 f'TrackEval files ({len(gt)} sequences, {self.convention} frames) in {final}')
         self.last_results = scores
         combined = scores['COMBINED']
-        metrics = {k: 100.0 * combined[k] for k in REPORTED}
+        metrics = {k: 100.0 * combined[k] for k in REPORTED if k in combined}
         if self.log_table:
             title = f'{len(gt)} (video, expression) sequences, {self.convention} frame convention'
             MMLogger.get_current_instance().info('\n' + format_table(metrics, title))

@@ -109,6 +109,19 @@ def test_perfect_predictions_give_hota_100(mini_refer_kitti):
         assert result[key] == pytest.approx(100.0), key
 
 
+def test_hota_only_gives_the_same_hota(mini_refer_kitti):
+    sample, _, _ = _samples(mini_refer_kitti, '0005', noisy=True)
+    results = {}
+    for metrics in (('HOTA', 'CLEAR', 'Identity'), ('HOTA', )):
+        metric = ReferringMetric(metrics=metrics, log_table=False)
+        metric.process({}, [sample])
+        results[metrics] = metric.compute_metrics(metric.results)
+    full, hota_only = results.values()
+    assert 'MOTA' not in hota_only and 'IDF1' not in hota_only
+    for key in ('HOTA', 'DetA', 'AssA', 'LocA'):
+        assert hota_only[key] == pytest.approx(full[key], abs=1e-9), key
+
+
 def test_legacy_convention_penalises_perfect_current_frame_predictions(mini_refer_kitti):
     """Perfect predictions are exact in the corrected convention; the legacy GT is one image
     ahead, so the same predictions score lower there."""

@@ -41,3 +41,20 @@ def test_leave_one_video_out_detects_a_fit_that_does_not_carry_over():
     assert cv['fitted'] > cv['uncalibrated']
     assert all(f['b'] == pytest.approx(-0.5) for f in cv['folds'])
     assert tool.leave_one_video_out(['v0'], evaluate) is None
+
+
+def test_batched_evaluation_gives_the_same_fit():
+    tool = _tool()
+
+    def f(a, b):
+        return 50 - (a - 1) ** 2 - 10 * (b - 0.1) ** 2
+
+    batches = []
+
+    def many(points):
+        batches.append(len(points))
+        return [f(a, b) for a, b in points]
+
+    assert tool.grid_search(f, evaluate_many=many) == tool.grid_search(f)
+    # one batch for (0, 0) + the grid, one for the finer b steps
+    assert batches == [1 + len(tool.A_GRID) * len(tool.B_GRID), 5]

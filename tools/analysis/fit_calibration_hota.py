@@ -20,9 +20,12 @@ proxy on GT tracks, without running the tracker.)
 """
 import argparse
 import json
+import multiprocessing
+import os
 import os.path as osp
 import sys
-from typing import Callable, Optional, Sequence
+from functools import partial
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -38,6 +41,23 @@ A_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 B_GRID = tuple(np.round(np.arange(-0.8, 0.41, 0.1), 2))
 
 
+Point = Tuple[float, float]
+#: The evaluation function of the running fit, set before the worker processes are forked.
+_STATE: dict = {}
+
+
+def _hota(by_video: dict, freq: dict, score_thr: float, a: float, b: float,
+          videos: Sequence[str]) -> float:
+    """HOTA of ``videos`` with ``a·p(e) + b`` added to every raw score."""
+    return referring_metrics([by_video[v] for v in videos],
+                             lambda ss: np.array([a * freq[s] + b for s in ss]), score_thr,
+                             metrics=('HOTA', ))['HOTA']
+
+
+def _evaluate_job(job: Tuple[float, float, Tuple[str, ...]]) -> float:
+    return _STATE['evaluate'](*job)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='referring tracker config (configs/rmot/...)')
@@ -46,30 +66,43 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='output checkpoint (default: <checkpoint>_calibrated.pth)')
     parser.add_argument('--no-cross-validation', action='store_true',
                         help='keep the fit even when it does not carry over between videos')
+    parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1),
+                        help='processes evaluating grid points (default: min(2, CPUs))')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
 
-def grid_search(evaluate, a_grid=A_GRID, b_grid=B_GRID):
-    """Best ``(hota, a, b)`` of ``evaluate(a, b) -> HOTA`` over the grid, then a finer b step
-    around the best; ties keep the earlier (smaller) a and b."""
-    best = (evaluate(0.0, 0.0), 0.0, 0.0)
-    for a in a_grid:
-        for b in b_grid:
-            best = max(best, (evaluate(a, b), a, b), key=lambda t: t[0])
+def grid_search(evaluate: Callable[[float, float], float], a_grid=A_GRID, b_grid=B_GRID,
+                evaluate_many: Optional[Callable[[List[Point]], List[float]]] = None
+                ) -> Tuple[float, float, float]:
+    """Best ``(hota, a, b)`` of ``evaluate(a, b) -> HOTA`` over the grid (plus ``(0, 0)``), then
+    a finer b step around the best; ties keep the earlier (smaller) a and b.
+    ``evaluate_many(points) -> HOTAs``, when given, scores each batch of points instead (e.g. in
+    parallel)."""
+    many = evaluate_many or (lambda points: [evaluate(a, b) for a, b in points])
+
+    def best_of(points: List[Point], best=None):
+        for value, (a, b) in zip(many(points), points):
+            if best is None or value > best[0]:
+                best = (value, a, b)
+        return best
+
+    best = best_of([(0.0, 0.0)] + [(a, b) for a in a_grid for b in b_grid])
     _, a0, b0 = best
-    for b in np.round(b0 + np.arange(-0.05, 0.051, 0.025), 3):
-        best = max(best, (evaluate(a0, float(b)), a0, float(b)), key=lambda t: t[0])
-    return best
+    finer = [(a0, float(b)) for b in np.round(b0 + np.arange(-0.05, 0.051, 0.025), 3)]
+    return best_of(finer, best)
 
 
 def leave_one_video_out(videos: Sequence[str], evaluate: Callable[..., float],
-                        a_grid=A_GRID, b_grid=B_GRID) -> Optional[dict]:
+                        a_grid=A_GRID, b_grid=B_GRID,
+                        evaluate_many: Optional[Callable[..., List[float]]] = None
+                        ) -> Optional[dict]:
     """Held-out check of :func:`grid_search`.
 
     Args:
         videos: the split's videos.
         evaluate: ``evaluate(a, b, videos) -> HOTA`` on the given videos.
+        evaluate_many: optional ``evaluate_many(points, videos) -> HOTAs`` for batches.
 
     Returns:
         ``None`` for fewer than two videos; otherwise ``folds`` (per held-out video: the (a, b)
@@ -81,7 +114,8 @@ def leave_one_video_out(videos: Sequence[str], evaluate: Callable[..., float],
     folds = []
     for held in videos:
         rest = [v for v in videos if v != held]
-        _, a, b = grid_search(lambda a_, b_: evaluate(a_, b_, rest), a_grid, b_grid)
+        many = None if evaluate_many is None else (lambda pts, r=rest: evaluate_many(pts, r))
+        _, a, b = grid_search(lambda a_, b_: evaluate(a_, b_, rest), a_grid, b_grid, many)
         folds.append(dict(video=held, a=a, b=b, hota=evaluate(a, b, [held]),
                           hota_uncalibrated=evaluate(0.0, 0.0, [held])))
     return dict(folds=folds, fitted=float(np.mean([f['hota'] for f in folds])),
@@ -114,16 +148,32 @@ def main(argv=None) -> int:
     # per search: (0, 0), the grid, 5 finer b; per fold 2 held-out scores; 1 uncalibrated
     evals = searches * (len(A_GRID) * len(B_GRID) + 6) + 2 * (searches - 1) + 1
     bar = tqdm(total=evals, unit='eval', desc='fitting a, b (HOTA per grid point)')
+    _STATE['evaluate'] = partial(_hota, by_video, freq, model.score_thr)
+    pool = None
+    if args.workers > 1:  # TrackEval is single-threaded numpy: one process per grid point
+        pool = multiprocessing.get_context('fork').Pool(args.workers)
+
+    def evaluate_many(points, videos=tuple(by_video)):
+        jobs = [(a, b, tuple(videos)) for a, b in points]
+        results = pool.imap(_evaluate_job, jobs) if pool else map(_evaluate_job, jobs)
+        values = []
+        for value in results:
+            bar.update(1)
+            values.append(value)
+        return values
 
     def evaluate(a, b, videos=tuple(by_video)):
-        bar.update(1)
-        return referring_metrics([by_video[v] for v in videos],
-                                 lambda ss: np.array([a * freq[s] + b for s in ss]),
-                                 model.score_thr)['HOTA']
+        return evaluate_many([(a, b)], videos)[0]
 
-    cv = None if args.no_cross_validation else leave_one_video_out(list(by_video), evaluate)
-    hota, a, b = grid_search(evaluate)
-    raw = evaluate(0.0, 0.0)
+    try:
+        cv = None if args.no_cross_validation else leave_one_video_out(
+            list(by_video), evaluate, evaluate_many=evaluate_many)
+        hota, a, b = grid_search(evaluate, evaluate_many=evaluate_many)
+        raw = evaluate(0.0, 0.0)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     bar.close()
     if cv is not None:
         print(f'leave-one-video-out HOTA: fitted {cv["fitted"]:.2f}, uncalibrated '
