@@ -11,7 +11,10 @@ data_root = 'data/refer-kitti'
 det_dir = data_root + '/KITTI/detections/image_02'
 # The Refer-KITTI test protocol evaluates 150 expressions of videos 0005, 0011, 0013; those about
 # braking, the horizon direction and people with their back to the camera are not evaluated.
-# Sentences containing any of these substrings are dropped (edit for other phrasings).
+# Sentences containing any of these substrings are dropped (edit for other phrasings). Checked
+# against the original iKUN code's list of dropped test expressions (as in TransRMOT): these
+# substrings match exactly its 8 ('cars/vehicles which are braking', 'cars/vehicles in horizon
+# direction', 'women/men/males/females back to the camera') and no other test expression.
 exclude_sentences = ['brak', 'horizon', 'back to the camera']
 
 model = dict(
