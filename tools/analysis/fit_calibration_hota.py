@@ -12,7 +12,8 @@ scores below no calibration on that split. Fit on a validation split, never on t
 A few validation videos are easy to over-fit (91 grid points, one number each), so the fit is
 first checked leave-one-video-out: for each video, (a, b) is fitted on the others and scored on
 it. When these held-out HOTAs are on average no better than no calibration, the tool keeps
-``a = b = 0`` and says so (``--no-cross-validation`` skips the check).
+``a = b = 0`` and says so (``--no-cross-validation`` skips the check). Grid points are scored
+by ``--workers`` processes (default 2; TrackEval itself is single-threaded).
 The result goes to a NEW checkpoint (default ``<checkpoint stem>_calibrated.pth``; existing files
 are not overwritten): ``state_dict['calibration.a'|'calibration.b']`` and
 ``meta['calibration']``. (``fit_calibration.py`` fits the same parameters to a frame-level F1
