@@ -30,13 +30,10 @@ def family(sentence: str, colours=None) -> str:
 
 
 def matching(scores: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
-    from ikun_mm.evaluation import binary_auc
-    pred = scores > 0
-    tp = float(np.sum(pred & labels))
-    precision, recall = tp / max(pred.sum(), 1), tp / max(labels.sum(), 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    return dict(boxes=int(labels.size), positives=int(labels.sum()), precision=precision,
-                recall=recall, f1=f1, auc=binary_auc(scores, labels))
+    """Box and positive counts plus :func:`matching_scores` at threshold 0."""
+    from ikun_mm.evaluation.expression_metric import matching_scores
+    return dict(boxes=int(labels.size), positives=int(labels.sum()),
+                **matching_scores(scores, labels))
 
 
 def family_scores(config: str, checkpoint: str, data_root, split: str) -> Dict[str, dict]:
