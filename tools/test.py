@@ -16,7 +16,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ikun_mm.utils import load_runner_config, register_all_modules, setup_cpu_distributed
+from ikun_mm.utils import (load_runner_config, register_all_modules, setup_cpu_distributed,
+                           shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -71,6 +72,7 @@ def main(argv=None):
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     runner.test()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

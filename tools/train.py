@@ -10,7 +10,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ikun_mm.utils import load_runner_config, register_all_modules, setup_cpu_distributed
+from ikun_mm.utils import (load_runner_config, register_all_modules, setup_cpu_distributed,
+                           shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -53,6 +54,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -74,3 +74,16 @@ def setup_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then destroy the process group (no-op when not distributed).
+
+    Without this, a rank that reaches interpreter exit while gloo's background threads still
+    hold connections to a rank that already exited can abort with ``terminate called without an
+    active exception`` (SIGABRT) after training finished, which fails the launcher's exit code.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
