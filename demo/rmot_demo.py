@@ -2,8 +2,9 @@
 
     python demo/rmot_demo.py VIDEO_OR_FRAME_DIR "cars moving left" ["red cars" ...] \
         --config configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
-        --checkpoint work_dirs/ikun_cascade_mini_refer_kitti/epoch_30.pth \
-        --out work_dirs/demo/cars.mp4 [--det DET.txt | --hog] [--max-frames N] [--fps F]
+        --checkpoint work_dirs/ikun_cascade_mini_refer_kitti/epoch_200.pth \
+        --out work_dirs/demo/cars.mp4 [--det DET.txt | --hog] [--max-frames N] [--fps F] \
+        [--upscale 2] [--snapshot work_dirs/demo/cars.jpg [--snapshot-frames 4]]
 
 Input: a video file (.mp4, .avi, ...) or a folder of frames (sorted by name). Detections come
 from the config's detector, from a MOTChallenge file given with ``--det``, or from OpenCV's
@@ -11,7 +12,8 @@ built-in HOG people detector with ``--hog`` (both replace the config's detector)
 (every frame, referred boxes with id, expression number and score, the expressions in the
 corner) and, next to it, one MOTChallenge txt per expression
 (``<out stem>_<expression-with-dashes>.txt``). Existing outputs are never overwritten unless
-``--overwrite`` is given.
+``--overwrite`` is given. ``--snapshot PIC.jpg`` also writes a still picture: a 2-column grid
+of evenly spaced drawn frames (first and last included), each labelled with its frame number.
 """
 import argparse
 import os
@@ -28,7 +30,7 @@ from ikun_mm.datasets.refer_kitti_io import IMAGE_EXTS, format_mot_rows
 from ikun_mm.evaluation import mot_rows_from_boxes
 from ikun_mm.registry import MODELS
 from ikun_mm.utils import register_all_modules
-from ikun_mm.visualization import render_referred, write_video
+from ikun_mm.visualization import contact_sheet, evenly_spaced, render_referred, write_video
 
 
 def parse_args(argv=None):
@@ -43,6 +45,11 @@ def parse_args(argv=None):
                         help="use OpenCV's built-in HOG people detector (no weights needed)")
     parser.add_argument('--max-frames', type=int, help='use only the first N frames')
     parser.add_argument('--fps', type=float, default=10.0, help='fps of the output video')
+    parser.add_argument('--upscale', type=float, default=1.0,
+                        help='enlarge frames by this factor before drawing (small videos)')
+    parser.add_argument('--snapshot', help='also write a picture (.jpg/.png) of a few drawn frames')
+    parser.add_argument('--snapshot-frames', type=int, default=4,
+                        help='how many evenly spaced frames the snapshot shows')
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, "key=value" pairs')
@@ -84,7 +91,12 @@ def main(argv=None) -> int:
     register_all_modules()
     stem = osp.splitext(args.out)[0]
     txt_outs = {s: f'{stem}_{"-".join(s.split())}.txt' for s in args.expressions}
-    existing = [p for p in [args.out, *txt_outs.values()] if osp.exists(p)]
+    if args.snapshot and osp.splitext(args.snapshot)[1].lower() not in ('.jpg', '.jpeg', '.png'):
+        raise SystemExit(f'{args.snapshot}: the snapshot must be a .jpg or .png file')
+    if args.snapshot_frames < 1:
+        raise SystemExit('--snapshot-frames must be at least 1')
+    outputs = [args.out, *txt_outs.values()] + ([args.snapshot] if args.snapshot else [])
+    existing = [p for p in outputs if osp.exists(p)]
     if existing and not args.overwrite:
         raise SystemExit(f'{existing[0]} exists; pass --overwrite to replace it')
     if not osp.isfile(args.checkpoint):
@@ -105,9 +117,29 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:
         frames = list_frames(args.source, tmp, args.max_frames)
         referred = model.refer_video(frames, args.expressions, progress=True)
-        drawn = tqdm(render_referred(frames, referred, args.expressions), total=len(frames),
-                     desc='drawing', unit='frame')
+        picks = set(evenly_spaced(len(frames), args.snapshot_frames) if args.snapshot else [])
+        kept = {}
+
+        def keep(images):
+            for f, img in enumerate(images):
+                if f in picks:
+                    kept[f] = img
+                yield img
+
+        drawn = tqdm(keep(render_referred(frames, referred, args.expressions, args.upscale)),
+                     total=len(frames), desc='drawing', unit='frame')
         count = write_video(drawn, args.out, args.fps)
+    if args.snapshot:
+        order = sorted(kept)
+        sheet = contact_sheet([kept[f] for f in order], cols=2,
+                              labels=[f'frame {f}' for f in order])
+        os.makedirs(osp.dirname(osp.abspath(args.snapshot)), exist_ok=True)
+        ext = osp.splitext(args.snapshot)[1]
+        tmp_pic = args.snapshot + '.partial' + ext
+        if not cv2.imwrite(tmp_pic, sheet):
+            raise SystemExit(f'{args.snapshot}: OpenCV could not write the picture')
+        os.replace(tmp_pic, args.snapshot)
+        print(f'{len(order)} frames -> {args.snapshot}')
     for sentence, path in txt_outs.items():
         rows = referred[sentence]
         text = format_mot_rows(mot_rows_from_boxes(rows)) if len(rows) else ''

@@ -3,7 +3,7 @@
 # Refer-KITTI metric (TrackEval). The calibrated default is ikun_cascade_neuralsort_mini_...py.
 #
 #   python tools/test.py configs/rmot/ikun_cascade_neuralsort_nocalib_mini_refer_kitti.py \
-#       work_dirs/ikun_cascade_mini_refer_kitti/epoch_30.pth
+#       work_dirs/ikun_cascade_mini_refer_kitti/epoch_200.pth
 #
 # CHECKPOINT is the iKUN checkpoint (tools/train.py on configs/ikun/...); it loads strictly.
 # Swap the tracker with one line (or --cfg-options model.tracker.type=OCSORTTracker):

@@ -1,3 +1,5 @@
-from .drawing import colour_for_id, draw_tracks, render_referred, write_video
+from .drawing import (colour_for_id, contact_sheet, draw_tracks, evenly_spaced, render_referred,
+                      write_video)
 
-__all__ = ['colour_for_id', 'draw_tracks', 'render_referred', 'write_video']
+__all__ = ['colour_for_id', 'contact_sheet', 'draw_tracks', 'evenly_spaced', 'render_referred',
+           'write_video']

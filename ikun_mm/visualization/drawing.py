@@ -81,7 +81,7 @@ def write_video(frames: Iterable[np.ndarray], path: str, fps: float = 10.0) -> i
 
 
 def render_referred(frame_paths: Sequence[str], referred: dict,
-                    expressions: Sequence[str]) -> Iterator[np.ndarray]:
+                    expressions: Sequence[str], upscale: float = 1.0) -> Iterator[np.ndarray]:
     """Yield each frame (BGR) with the referred boxes of every expression drawn: box in the
     track's colour, ``#id [expression number] score``, and the numbered expressions in the
     top-left corner.
@@ -90,17 +90,26 @@ def render_referred(frame_paths: Sequence[str], referred: dict,
         frame_paths: image path per frame index.
         referred: ``{expression: array (M, 7) frame, id, x1, y1, x2, y2, score}``.
         expressions: the expressions, in the numbering order.
+        upscale: frames are enlarged by this factor (nearest neighbour) before drawing, so that
+            labels stay readable on small frames; boxes are scaled with them.
     """
+    if upscale <= 0:
+        raise ValueError(f'upscale must be positive, got {upscale}')
     per_frame = {}
     for e, sentence in enumerate(expressions):
         for row in referred[sentence]:
             per_frame.setdefault(int(row[0]), []).append((e, row))
     for f, path in enumerate(frame_paths):
         img = cv2.imread(path)
+        if img is None:
+            raise FileNotFoundError(f'{path}: cannot read this frame')
+        if upscale != 1.0:
+            img = cv2.resize(img, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_NEAREST)
         scale = max(0.4, min(img.shape[:2]) / 700)
         for e, (_, tid, x1, y1, x2, y2, score) in per_frame.get(f, []):
             colour = colour_for_id(int(tid))
-            p1, p2 = (int(x1), int(y1)), (int(x2), int(y2))
+            p1 = (int(x1 * upscale), int(y1 * upscale))
+            p2 = (int(x2 * upscale), int(y2 * upscale))
             cv2.rectangle(img, p1, p2, colour, 2)
             text = f'#{int(tid)} [{e + 1}] {score:.2f}'
             cv2.putText(img, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale,
@@ -112,3 +121,52 @@ def render_referred(frame_paths: Sequence[str], referred: dict,
             cv2.putText(img, f'[{e + 1}] {sentence}', (6, y), cv2.FONT_HERSHEY_SIMPLEX,
                         scale * 0.9, (0, 0, 0), 1, cv2.LINE_AA)
         yield img
+
+
+def evenly_spaced(total: int, count: int) -> list:
+    """``count`` frame indices spread evenly over ``range(total)``, first and last included
+    (all of them when ``count >= total``)."""
+    if total <= 0 or count <= 0:
+        return []
+    if count >= total:
+        return list(range(total))
+    if count == 1:
+        return [total // 2]
+    return [round(k * (total - 1) / (count - 1)) for k in range(count)]
+
+
+def contact_sheet(images: Sequence[np.ndarray], cols: int = 2,
+                  labels: Optional[Sequence[str]] = None, gap: int = 4) -> np.ndarray:
+    """Tile equally sized BGR images into one picture, row by row, with an optional label in
+    the bottom-left corner of each tile.
+
+    Args:
+        images: K images of shape (H, W, 3), uint8, all the same shape.
+        cols: tiles per row; the last row is padded with black.
+        labels: K strings (e.g. ``'frame 40'``) or None.
+        gap: black pixels between tiles.
+
+    Returns:
+        array of shape (rows * (H + gap) - gap, cols * (W + gap) - gap, 3), uint8, where
+        ``rows = ceil(K / cols)``.
+    """
+    if not len(images):
+        raise ValueError('contact_sheet needs at least one image')
+    h, w = images[0].shape[:2]
+    if any(img.shape != images[0].shape for img in images):
+        raise ValueError('contact_sheet: all images must have the same shape, got '
+                         f'{sorted({img.shape for img in images})}')
+    cols = max(1, min(cols, len(images)))
+    rows = -(-len(images) // cols)
+    sheet = np.zeros((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), np.uint8)
+    scale = max(0.4, min(h, w) / 700)
+    for k, img in enumerate(images):
+        y, x = (k // cols) * (h + gap), (k % cols) * (w + gap)
+        tile = img.copy()
+        if labels is not None:
+            (tw, th), _ = cv2.getTextSize(labels[k], cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            cv2.rectangle(tile, (0, h - th - 8), (tw + 8, h), (0, 0, 0), -1)
+            cv2.putText(tile, labels[k], (4, h - 4), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+        sheet[y:y + h, x:x + w] = tile
+    return sheet

@@ -111,7 +111,7 @@ def test_demo_writes_video_and_mot_files(tmp_path, mini_refer_kitti, referrer_ck
     _cfg(mini_refer_kitti).dump(cfg_file)
     cmd = [sys.executable, osp.join(ROOT, 'demo', 'rmot_demo.py'), frames, 'cars',
            'pedestrians walking left', '--config', cfg_file, '--checkpoint', referrer_ckpt,
-           '--out', out, '--det', det]
+           '--out', out, '--det', det, '--snapshot', str(tmp_path / 'demo.jpg')]
     env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout, not an older installed copy
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -122,5 +122,9 @@ def test_demo_writes_video_and_mot_files(tmp_path, mini_refer_kitti, referrer_ck
     assert count == 24  # one output frame per input frame, playable
     assert osp.isfile(str(tmp_path / 'demo_cars.txt'))
     assert osp.isfile(str(tmp_path / 'demo_pedestrians-walking-left.txt'))
+    first = cv2.imread(osp.join(frames, sorted(os.listdir(frames))[0]))
+    h, w = first.shape[:2]
+    sheet = cv2.imread(str(tmp_path / 'demo.jpg'))  # 4 frames (0, 8, 15, 23) in 2 columns
+    assert sheet is not None and sheet.shape == (2 * h + 4, 2 * w + 4, 3)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode != 0 and 'exists; pass --overwrite' in again.stderr
