@@ -37,10 +37,15 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=train_pipeline, num_expressions=None))
+# The mini set has a validation split (videos 0000, 0017, 0019; real Refer-KITTI has none and
+# the paper validates on its test videos): training validates there, and
+# `tools/test.py CONFIG CKPT` measures matching on the held-out test videos.
 val_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+    dataset=dict(data_root=data_root, pipeline=test_pipeline, split='val'))
+test_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline, split='test'))
 
 max_epochs = 200
 train_cfg = dict(max_epochs=max_epochs, val_interval=50)

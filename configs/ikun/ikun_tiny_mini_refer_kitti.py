@@ -24,7 +24,8 @@ test_pipeline = [
     dict(type='PackIKUNInputs'),
 ]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline, indices=16))
-val_dataloader = dict(batch_size=4, dataset=dict(pipeline=test_pipeline, indices=8))
+# validates on the test videos: small generated sets (`--videos N`) have no validation split
+val_dataloader = dict(batch_size=4, dataset=dict(pipeline=test_pipeline, indices=8, split='test'))
 test_dataloader = val_dataloader
 
 max_epochs = 2
