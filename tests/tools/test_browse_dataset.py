@@ -1,20 +1,15 @@
 """tools/analysis/browse_dataset.py: the ground truth of an expression, listed and drawn."""
-import importlib.util
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.utils import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'browse_dataset', osp.join(ROOT, 'tools', 'analysis', 'browse_dataset.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis', 'browse_dataset.py')
 
 
 def test_referred_gt_rows_are_the_json_labels_with_their_boxes(mini_refer_kitti):

@@ -1,20 +1,17 @@
 """tools/analysis/fit_calibration.py: grid F1 closed form, and a run that writes a new file."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 
+from tests.utils import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'fit_calibration', osp.join(ROOT, 'tools', 'analysis', 'fit_calibration.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis', 'fit_calibration.py')
 
 
 def test_f1_grid_closed_form():

@@ -1,19 +1,13 @@
 """tools/analysis/fit_calibration_hota.py: the grid search and its leave-one-video-out check,
 on closed-form objectives (the tracker and TrackEval parts are covered by the metric tests)."""
-import importlib.util
-import os.path as osp
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.utils import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'fit_calibration_hota', osp.join(ROOT, 'tools', 'analysis', 'fit_calibration_hota.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis', 'fit_calibration_hota.py')
 
 
 def test_grid_search_finds_the_peak_and_keeps_zero_on_ties():

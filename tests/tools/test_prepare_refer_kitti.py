@@ -1,6 +1,5 @@
 """tools/data/prepare_refer_kitti.py: checks a Refer-KITTI tree, reports broken videos per file,
 writes GT templates (both conventions), the per-object JSON, split and seqmaps."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,15 +7,11 @@ import shutil
 
 import numpy as np
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.utils import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'prepare_refer_kitti', osp.join(ROOT, 'tools', 'data', 'prepare_refer_kitti.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('data', 'prepare_refer_kitti.py')
 
 
 def test_prepare_writes_templates_and_reports_broken_videos(tmp_path, mini_refer_kitti, capsys):

@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py on generated SOT sequences."""
-import importlib.util
 import os.path as osp
 import pickle
 
@@ -11,16 +10,13 @@ from ikun_mm.datasets import GOT10kDataset
 from ikun_mm.datasets.synthetic import generate_sot_sequences
 from ikun_mm.engine.hooks import CEKeepRatioWarmupHook
 from ikun_mm.evaluation.sot_metric import ope_scores
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'_sot_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool(f'{name}.py').main
 
 
 @pytest.fixture(scope='module')
