@@ -30,7 +30,7 @@ from ikun_mm.datasets.refer_kitti_io import IMAGE_EXTS, format_mot_rows
 from ikun_mm.evaluation import mot_rows_from_boxes
 from ikun_mm.registry import MODELS
 from ikun_mm.utils import register_all_modules
-from ikun_mm.visualization import contact_sheet, evenly_spaced, render_referred, write_video
+from ikun_mm.visualization import evenly_spaced, render_referred, write_snapshot, write_video
 
 
 def parse_args(argv=None):
@@ -130,16 +130,7 @@ def main(argv=None) -> int:
                      total=len(frames), desc='drawing', unit='frame')
         count = write_video(drawn, args.out, args.fps)
     if args.snapshot:
-        order = sorted(kept)
-        sheet = contact_sheet([kept[f] for f in order], cols=2,
-                              labels=[f'frame {f}' for f in order])
-        os.makedirs(osp.dirname(osp.abspath(args.snapshot)), exist_ok=True)
-        ext = osp.splitext(args.snapshot)[1]
-        tmp_pic = args.snapshot + '.partial' + ext
-        if not cv2.imwrite(tmp_pic, sheet):
-            raise SystemExit(f'{args.snapshot}: OpenCV could not write the picture')
-        os.replace(tmp_pic, args.snapshot)
-        print(f'{len(order)} frames -> {args.snapshot}')
+        print(f'{write_snapshot(kept, args.snapshot)} frames -> {args.snapshot}')
     for sentence, path in txt_outs.items():
         rows = referred[sentence]
         text = format_mot_rows(mot_rows_from_boxes(rows)) if len(rows) else ''

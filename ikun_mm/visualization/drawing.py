@@ -142,7 +142,7 @@ def contact_sheet(images: Sequence[np.ndarray], cols: int = 2,
 
     Args:
         images: K images of shape (H, W, 3), uint8, all the same shape.
-        cols: tiles per row; the last row is padded with black.
+        cols: tiles per row (at most K); the last row is padded with black.
         labels: K strings (e.g. ``'frame 40'``) or None.
         gap: black pixels between tiles.
 
@@ -170,3 +170,28 @@ def contact_sheet(images: Sequence[np.ndarray], cols: int = 2,
                         (255, 255, 255), 1, cv2.LINE_AA)
         sheet[y:y + h, x:x + w] = tile
     return sheet
+
+
+def write_snapshot(frames: dict, path: str, cols: int = 2) -> int:
+    """Write drawn frames as one picture: a :func:`contact_sheet` in frame order, each tile
+    labelled ``frame <index>``, written to a temporary name and moved into place.
+
+    Args:
+        frames: ``{frame index: BGR image (H, W, 3)}``.
+        path: ``.jpg``/``.jpeg``/``.png`` file.
+
+    Returns:
+        number of frames in the picture.
+    """
+    ext = osp.splitext(path)[1].lower()
+    if ext not in ('.jpg', '.jpeg', '.png'):
+        raise ValueError(f'{path}: a snapshot must be a .jpg or .png file')
+    order = sorted(frames)
+    sheet = contact_sheet([frames[f] for f in order], cols=cols,
+                          labels=[f'frame {f}' for f in order])
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.partial{ext}')
+    if not cv2.imwrite(tmp, sheet):
+        raise RuntimeError(f'{path}: OpenCV could not write the picture')
+    os.replace(tmp, path)
+    return len(order)

@@ -57,3 +57,18 @@ def test_render_referred_upscale_scales_frame_and_boxes(tmp_path):
     assert (big[64, 30] == plain[32, 15]).all()
     with pytest.raises(ValueError, match='upscale'):
         next(render_referred([path], referred, ['cars'], upscale=0))
+
+
+def test_write_snapshot_orders_frames_and_leaves_no_partial_file(tmp_path):
+    import cv2
+
+    from ikun_mm.visualization import write_snapshot
+    frames = {9: np.full((40, 90, 3), 200, np.uint8), 0: np.full((40, 90, 3), 100, np.uint8)}
+    path = str(tmp_path / 'pics' / 'sheet.png')
+    assert write_snapshot(frames, path) == 2
+    sheet = cv2.imread(path)
+    assert sheet.shape == (40, 184, 3)
+    assert sheet[0, 0, 0] == 100 and sheet[0, 183, 0] == 200  # frame 0 first, then frame 9
+    assert sorted(p.name for p in (tmp_path / 'pics').iterdir()) == ['sheet.png']
+    with pytest.raises(ValueError, match='.jpg or .png'):
+        write_snapshot(frames, str(tmp_path / 'sheet.gif'))

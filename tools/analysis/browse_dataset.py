@@ -13,12 +13,10 @@ expression's JSON. Works on the generated mini Refer-KITTI and on a real Refer-K
 """
 import argparse
 import difflib
-import os
 import os.path as osp
 import sys
 from typing import Dict, List, Sequence
 
-import cv2
 import numpy as np
 
 
@@ -70,7 +68,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from ikun_mm.datasets import load_expressions, load_video_annotation
     from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
-    from ikun_mm.visualization import (contact_sheet, evenly_spaced, render_referred,
+    from ikun_mm.visualization import (evenly_spaced, render_referred, write_snapshot,
                                        write_video)
     try:
         ann = load_video_annotation(args.data_root, args.video)
@@ -102,14 +100,8 @@ def main(argv=None) -> int:
         print(f'{count} frames -> {args.out}')
         return 0
     picks = set(evenly_spaced(len(frames), args.frames))
-    kept = [(f, img) for f, img in enumerate(drawn) if f in picks]
-    sheet = contact_sheet([img for _, img in kept], cols=2, labels=[f'frame {f}' for f, _ in kept])
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    tmp = f'{args.out}.partial{ext}'
-    if not cv2.imwrite(tmp, sheet):
-        raise SystemExit(f'{args.out}: OpenCV could not write the picture')
-    os.replace(tmp, args.out)
-    print(f'{len(kept)} frames -> {args.out}')
+    kept = {f: img for f, img in enumerate(drawn) if f in picks}
+    print(f'{write_snapshot(kept, args.out)} frames -> {args.out}')
     return 0
 
 
