@@ -51,7 +51,7 @@ def family_scores(config: str, checkpoint: str, data_root, split: str) -> Dict[s
     groups: Dict[str, list] = {}
     for video, ann, exprs in load_split(root, split):
         sentences = [e.sentence for e in exprs]
-        tracks = {t: ann.track(t)[:, [0, 3, 4, 5, 6]] for t in ann.track_ids()}
+        tracks = ann.track_boxes()
         with torch.no_grad():
             out = score_tracks(model, ann.img_paths, tracks, sentences, calibrate=False)
         for k, expr in enumerate(exprs):

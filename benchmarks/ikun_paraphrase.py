@@ -59,7 +59,7 @@ def main():
     for video in resolve_videos(data_root, args.split):
         ann = load_video_annotation(data_root, video)
         exprs = {e.sentence: e.positives() for e in load_expressions(data_root, video, ann)}
-        tracks = {t: ann.track(t)[:, [0, 3, 4, 5, 6]] for t in ann.track_ids()}
+        tracks = ann.track_boxes()
         out = score_tracks(model, ann.img_paths, tracks, sentences, calibrate=False)
         for tid, res in out.items():
             for k, s in enumerate(sentences):

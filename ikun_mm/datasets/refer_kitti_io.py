@@ -71,6 +71,11 @@ class VideoAnnotation:
         """Rows of one track, shape (L, 7), sorted by frame."""
         return self.boxes[self.boxes[:, 1] == track_id]
 
+    def track_boxes(self) -> Dict[int, np.ndarray]:
+        """Every GT track as ``{track_id: array (L, 5) frame, x1, y1, x2, y2}``, the track
+        format :func:`~ikun_mm.models.referring.score_tracks` takes."""
+        return {tid: self.track(tid)[:, [0, 3, 4, 5, 6]] for tid in self.track_ids()}
+
     def ids_at(self, frame: int) -> List[int]:
         return [int(i) for i in self.boxes[self.boxes[:, 0] == frame, 1]]
 
@@ -255,7 +260,6 @@ def resolve_videos(data_root: str, split) -> List[str]:
     return list(REFER_KITTI_SPLIT[split])
 
 
-
 def load_split(data_root: str, split, exclude_sentences: Sequence[str] = ()
                ) -> List[Tuple[str, VideoAnnotation, List[Expression]]]:
     """``(video, annotation, expressions)`` of every video of ``split`` (see
@@ -268,6 +272,7 @@ def load_split(data_root: str, split, exclude_sentences: Sequence[str] = ()
                  if not any(s in e.sentence for s in exclude_sentences)]
         out.append((video, ann, exprs))
     return out
+
 
 def load_detections(path: str) -> np.ndarray:
     """Read a MOTChallenge detection file ``frame,id,x,y,w,h,score[,cls,...]``.

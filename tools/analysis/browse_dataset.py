@@ -39,16 +39,18 @@ def referred_gt(annotation, expressions: Sequence) -> Dict[str, np.ndarray]:
 
     Returns:
         ``{sentence: array (M, 7) frame, id, x1, y1, x2, y2, score=1}`` (0-based frames,
-        corrected convention), sorted by frame and id.
+        corrected convention: the MOT GT rows of :func:`expression_gt_rows`, converted back).
     """
-    boxes = annotation.boxes
-    index = {(int(f), int(i)): row for f, i, row in zip(boxes[:, 0], boxes[:, 1], boxes)}
+    from ikun_mm.datasets.refer_kitti_io import expression_gt_rows
     out = {}
     for expr in expressions:
-        rows = [[f, tid, *index[(f, tid)][3:7], 1.0]
-                for f in sorted(expr.label) for tid in sorted(expr.label[f])
-                if (f, tid) in index]
-        out[expr.sentence] = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+        mot = expression_gt_rows(expr, annotation, 'corrected')  # frame+1, id, x1, y1, w, h
+        rows = np.empty((len(mot), 7))
+        rows[:, 0] = mot[:, 0] - 1
+        rows[:, 1:4] = mot[:, 1:4]
+        rows[:, 4:6] = mot[:, 2:4] + mot[:, 4:6]
+        rows[:, 6] = 1.0
+        out[expr.sentence] = rows
     return out
 
 

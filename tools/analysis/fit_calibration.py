@@ -81,7 +81,7 @@ def collect(model, data_root: str, split) -> tuple:
         if not exprs:
             continue
         sentences = [e.sentence for e in exprs]
-        tracks = {tid: ann.track(tid)[:, [0, 3, 4, 5, 6]] for tid in ann.track_ids()}
+        tracks = ann.track_boxes()
         scores = score_tracks(model, ann.img_paths, tracks, sentences, calibrate=False)
         freq = model.calibration.pseudo_frequency(sentences).cpu().numpy()
         positives = [e.positives() for e in exprs]

@@ -154,14 +154,17 @@ def main(argv=None) -> int:
     if args.workers > 1:  # TrackEval is single-threaded numpy: one process per grid point
         pool = multiprocessing.get_context('fork').Pool(args.workers)
 
+    done = {}  # (a, b, videos) -> HOTA: the searches share (0, 0) and revisit their best point
+
     def evaluate_many(points, videos=tuple(by_video)):
         jobs = [(a, b, tuple(videos)) for a, b in points]
-        results = pool.imap(_evaluate_job, jobs) if pool else map(_evaluate_job, jobs)
-        values = []
-        for value in results:
+        todo = list(dict.fromkeys(j for j in jobs if j not in done))
+        results = pool.imap(_evaluate_job, todo) if pool else map(_evaluate_job, todo)
+        for job, value in zip(todo, results):
+            done[job] = value
             bar.update(1)
-            values.append(value)
-        return values
+        bar.update(len(jobs) - len(todo))
+        return [done[j] for j in jobs]
 
     def evaluate(a, b, videos=tuple(by_video)):
         return evaluate_many([(a, b)], videos)[0]
