@@ -274,68 +274,132 @@ def load_split(data_root: str, split, exclude_sentences: Sequence[str] = ()
     return out
 
 
+#: Columns of :func:`load_mot_rows`: the image index (0-based), the file's id, the box in
+#: pixels, the score (1 when the file has no score column), the class (-1 when absent) and the
+#: 1-based line of the file the row was read from (for error messages).
+MOT_ROW_COLUMNS = ('frame', 'id', 'x1', 'y1', 'x2', 'y2', 'score', 'cls', 'line')
+
+
+def load_mot_rows(path: str, frame_base: int = 1, min_fields: int = 6,
+                  unique_ids: bool = False) -> np.ndarray:
+    """Read a MOTChallenge file ``frame,id,x,y,w,h[,score[,cls,...]]`` (comma or space
+    separated; columns after the 8th are ignored; blank lines are skipped).
+
+    Args:
+        path: the file.
+        frame_base: the frame number of image 0 in the file: 1 for MOTChallenge files (frame 1
+            is image 0), 0 for files whose frame column is the 0-based image index (the
+            NeuralSORT track files released with iKUN).
+        min_fields: fewest fields a line must have (6 for tracks, 7 for detections, which need
+            a score).
+        unique_ids: tracks: an id must be a non-negative integer and appear at most once per
+            frame (detections carry id -1 on every line).
+
+    Returns:
+        float array of shape (N, 9), columns :data:`MOT_ROW_COLUMNS`:
+        ``frame (0-based image index), id, x1, y1, x2, y2, score, cls, line``.
+
+    Raises:
+        ReferKittiFormatError: naming ``path:line`` and the problem, for a non-numeric field,
+            too few fields, a non-finite value, a box without positive size, a frame that is
+            not an integer >= ``frame_base`` and, with ``unique_ids``, a bad or repeated id.
+    """
+    rows = []
+    first_line = {}
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = line.replace(',', ' ').split()
+            where = f'{path}:{lineno}'
+            if len(parts) < min_fields:
+                names = 'frame,id,x,y,w,h' + (',score' if min_fields > 6 else '')
+                raise ReferKittiFormatError(f'{where}: expected at least {min_fields} fields '
+                                            f'"{names}", got {len(parts)}: {line!r}')
+            try:
+                vals = [float(p) for p in parts[:8]]
+            except ValueError:
+                raise ReferKittiFormatError(f'{where}: non-numeric field in {line!r}')
+            frame, tid, x, y, w, h = vals[:6]
+            score = vals[6] if len(vals) > 6 else 1.0
+            cls = vals[7] if len(vals) > 7 else -1
+            if not np.isfinite(frame) or frame < frame_base or frame != int(frame):
+                raise ReferKittiFormatError(
+                    f'{where}: frame must be a {frame_base}-based integer (>= {frame_base}), '
+                    f'got {frame:g}')
+            if not all(np.isfinite([tid, x, y, w, h, score, cls])) or w <= 0 or h <= 0:
+                raise ReferKittiFormatError(f'{where}: values must be finite and the box of '
+                                            f'positive size, got {line!r}')
+            image = int(frame) - frame_base
+            if unique_ids:
+                if tid < 0 or tid != int(tid):
+                    raise ReferKittiFormatError(
+                        f'{where}: track id must be a non-negative integer, got {tid:g}')
+                key = (image, int(tid))
+                if key in first_line:
+                    raise ReferKittiFormatError(
+                        f'{where}: id {int(tid)} appears twice in frame {int(frame)} (first at '
+                        f'line {first_line[key]})')
+                first_line[key] = lineno
+            rows.append([image, tid, x, y, x + w, y + h, score, cls, lineno])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+
+
 def load_detections(path: str) -> np.ndarray:
-    """Read a MOTChallenge detection file ``frame,id,x,y,w,h,score[,cls,...]``.
+    """Read a MOTChallenge detection file ``frame,id,x,y,w,h,score[,cls,...]`` with
+    :func:`load_mot_rows` (the same checks and error messages).
 
     Frames are 1-based in the file (MOTChallenge); the returned frames are 0-based image indices.
 
     Returns:
         float array of shape (N, 7): ``frame, x1, y1, x2, y2, score, cls`` (cls = -1 when absent).
     """
-    rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = [p for p in line.replace(',', ' ').split()]
-            where = f'{path}:{lineno}'
-            if len(parts) < 7:
-                raise ReferKittiFormatError(f'{where}: expected at least 7 fields '
-                                            f'"frame,id,x,y,w,h,score", got {line!r}')
-            try:
-                vals = [float(p) for p in parts[:8]]
-            except ValueError:
-                raise ReferKittiFormatError(f'{where}: non-numeric field in {line!r}')
-            frame, _, x, y, w, h, score = vals[:7]
-            cls = vals[7] if len(vals) > 7 else -1
-            if frame < 1 or frame != int(frame):
-                raise ReferKittiFormatError(
-                    f'{where}: frame must be a 1-based integer, got {frame}')
-            if not all(np.isfinite([x, y, w, h, score])) or w <= 0 or h <= 0:
-                raise ReferKittiFormatError(f'{where}: box must be finite with positive size, '
-                                            f'got {line!r}')
-            rows.append([frame - 1, x, y, x + w, y + h, score, cls])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+    return load_mot_rows(path, frame_base=1, min_fields=7)[:, [0, 2, 3, 4, 5, 6, 7]]
 
 
-#: Frame conventions of the per-expression ground truth (see :func:`expression_gt_rows`).
-FRAME_CONVENTIONS = ('corrected', 'legacy')
+#: Frame conventions of the per-expression evaluation: which image's boxes the ground truth holds
+#: at each MOT frame (:func:`expression_gt_rows`) and at which MOT frame the prediction of an
+#: image is written (:func:`prediction_mot_rows`).
+FRAME_CONVENTIONS = ('corrected', 'legacy', 'ikun')
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in FRAME_CONVENTIONS:
+        raise ValueError(f'convention must be one of {FRAME_CONVENTIONS}, got {convention!r}')
 
 
 def expression_gt_rows(expr: Expression, annotation: VideoAnnotation,
                        convention: str = 'corrected') -> np.ndarray:
     """MOTChallenge ground truth of one expression: the boxes of the referred objects.
 
-    Predictions for image ``f`` (0-based) are written at MOT frame ``f + 1``. The two
-    conventions differ in which image's boxes are written at that frame:
+    The GT at MOT frame ``f + 1`` lists the ids of ``label[f]``; the conventions differ in which
+    image's boxes are written there (and :func:`prediction_mot_rows` says where predictions go):
 
     * ``'corrected'`` (default, the convention of the later RMOT literature): MOT frame
-      ``f + 1`` holds the boxes of image ``f`` for the ids in ``label[f]``.
-    * ``'legacy'`` (the original TransRMOT/iKUN GT writer): MOT frame ``f + 1`` holds the boxes
-      of image ``f + 1`` for the ids in ``label[f]``: the GT is one image ahead of the
-      predictions, and ids absent from image ``f + 1`` are dropped.
+      ``f + 1`` holds the boxes of image ``f`` for the ids in ``label[f]``; predictions of image
+      ``f`` are written at MOT frame ``f + 1``. GT and predictions of one MOT frame come from
+      the same image and the same label entry.
+    * ``'legacy'`` (the original TransRMOT/iKUN GT writer, predictions as in ``corrected``):
+      MOT frame ``f + 1`` holds the boxes of image ``f + 1`` for the ids in ``label[f]``: the GT
+      is one image ahead of the predictions, and ids absent from image ``f + 1`` are dropped.
+    * ``'ikun'`` (the official iKUN test: GT of the legacy writer, predictions written at the
+      MOT frame equal to their 0-based image index, images 0 and N-1 dropped): MOT frame ``k``
+      holds GT and predictions of image ``k``, the GT ids being those of ``label[k - 1]``.
 
-    Worked example: an object with id 3 referred at frames 0 and 1, at x1 = 10 in image 0, 12 in
-    image 1 and 14 in image 2. ``corrected`` writes ``1,3,10,...`` and ``2,3,12,...``;
-    ``legacy`` writes ``1,3,12,...`` and ``2,3,14,...``.
+    Worked example (also in :func:`prediction_mot_rows`): a video of N = 4 images, an object
+    with id 3 referred at frames 0 and 1 (``label = {0: [3], 1: [3]}``), at x1 = 10 in image 0,
+    12 in image 1, 14 in image 2 and 16 in image 3. The GT rows (``frame,id,x1``) are::
+
+        corrected   1,3,10   2,3,12
+        legacy      1,3,12   2,3,14
+        ikun        1,3,12   2,3,14     (same as legacy)
 
     Returns:
         float array of shape (N, 6): ``frame (1-based), id, x1, y1, w, h``, sorted by frame, id.
     """
-    if convention not in FRAME_CONVENTIONS:
-        raise ValueError(f'convention must be one of {FRAME_CONVENTIONS}, got {convention!r}')
-    shift = 1 if convention == 'legacy' else 0
+    _check_convention(convention)
+    shift = 0 if convention == 'corrected' else 1
     boxes = annotation.boxes
     index = {(int(f), int(i)): row for f, i, row in zip(boxes[:, 0], boxes[:, 1], boxes)}
     rows = []
@@ -343,10 +407,60 @@ def expression_gt_rows(expr: Expression, annotation: VideoAnnotation,
         for tid in expr.label[frame]:
             row = index.get((frame + shift, tid))
             if row is None:
-                continue  # legacy only: the id is absent from the next image
+                continue  # legacy/ikun only: the id is absent from the next image
             x1, y1, x2, y2 = row[3:7]
             rows.append([frame + 1, tid, x1, y1, x2 - x1, y2 - y1])
     return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def prediction_mot_rows(rows: np.ndarray, convention: str = 'corrected',
+                        num_frames: Optional[int] = None) -> np.ndarray:
+    """Predicted boxes of a video -> MOTChallenge rows, in a frame convention.
+
+    * ``'corrected'`` and ``'legacy'``: the boxes of image ``f`` (0-based) are written at MOT
+      frame ``f + 1``.
+    * ``'ikun'``: the boxes of image ``f`` are written at MOT frame ``f`` (the official iKUN
+      test writes the tracker file's frame column, which is the 0-based image index), and only
+      images ``1 .. num_frames - 2`` are kept (it keeps ``MIN_FRAME < frame < MAX_FRAME`` with
+      ``(MIN_FRAME, MAX_FRAME) = (0, N - 1)``), so images 0 and N-1 carry no prediction.
+
+    Worked example (the one of :func:`expression_gt_rows`: N = 4, id 3 at x1 = 10, 12, 14, 16
+    in images 0..3), predicted in every image; the rows (``frame,id,x1``) written are::
+
+        corrected   1,3,10   2,3,12   3,3,14   4,3,16
+        legacy      1,3,10   2,3,12   3,3,14   4,3,16
+        ikun                 1,3,12   2,3,14
+
+    Against the GT of :func:`expression_gt_rows`, ``corrected`` and ``ikun`` pair each GT box
+    with the prediction of the same image, ``legacy`` with the prediction of the image before.
+
+    Args:
+        rows: array (N, 6+): ``frame (0-based image index), id, x1, y1, x2, y2[, score, ...]``.
+        convention: one of :data:`FRAME_CONVENTIONS`.
+        num_frames: number of images of the video; needed by ``'ikun'``.
+
+    Returns:
+        float array (M, 6+): ``frame (1-based MOT frame), id, x, y, w, h[, score, ...]`` (extra
+        columns kept), in the order of ``rows``.
+    """
+    _check_convention(convention)
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.size == 0:
+        return rows.reshape(0, max(rows.shape[-1] if rows.ndim == 2 else 6, 6))
+    if rows.ndim != 2 or rows.shape[1] < 6:
+        raise ValueError(f'prediction_mot_rows: rows must have shape (N, 6+) '
+                         f'(frame, id, x1, y1, x2, y2), got {rows.shape}')
+    out = rows.copy()
+    out[:, 4] = rows[:, 4] - rows[:, 2]
+    out[:, 5] = rows[:, 5] - rows[:, 3]
+    if convention != 'ikun':
+        out[:, 0] += 1
+        return out
+    if num_frames is None:
+        raise ValueError("prediction_mot_rows: the 'ikun' convention needs num_frames (it drops "
+                         'the last image)')
+    keep = (rows[:, 0] >= 1) & (rows[:, 0] <= num_frames - 2)
+    return out[keep]
 
 
 def format_mot_rows(rows: np.ndarray) -> str:

@@ -43,7 +43,9 @@ def referring_metrics(prepared: Sequence[dict],
                       metrics: Sequence[str] = ('HOTA', 'CLEAR', 'Identity')
                       ) -> Dict[str, float]:
     """The Refer-KITTI metric of ``prepared`` videos with ``offsets(sentences) -> (E,)`` added
-    to the raw frame scores (``None``: raw scores); ``metrics`` as in :class:`ReferringMetric`."""
+    to the raw frame scores (``None``: raw scores); ``convention`` (``'corrected'``, ``'legacy'``
+    or ``'ikun'``: where the GT and the predictions of each image are written) and ``metrics``
+    as in :class:`ReferringMetric`."""
     from ikun_mm.models.referring.referring_tracker import referred_rows
     metric = ReferringMetric(convention=convention, log_table=False, metrics=metrics)
     for video in prepared:

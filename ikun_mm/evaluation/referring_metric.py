@@ -1,11 +1,13 @@
-"""``ReferringMetric``: the Refer-KITTI evaluation protocol (SPEC §5), computed by TrackEval.
+"""``ReferringMetric``: the Refer-KITTI evaluation protocol, computed by TrackEval.
 
 Every (video, expression) pair is one MOT sequence named ``<video>+<sentence-with-dashes>``
-whose ground truth is the boxes of the referred objects (:func:`expression_gt_rows`, in the
-``corrected`` frame convention by default, ``legacy`` on request) and whose predictions are the
-boxes the model referred with that expression. HOTA/DetA/AssA/DetRe/DetPr/AssRe/AssPr/LocA,
-MOTA and IDF1 are computed by TrackEval and combined over all sequences the way TrackEval
-combines sequences (sums of counts, not a mean over expressions).
+whose ground truth is the boxes of the referred objects (:func:`expression_gt_rows`) and whose
+predictions are the boxes the model referred with that expression
+(:func:`prediction_mot_rows`), both in one frame convention: ``corrected`` by default,
+``legacy`` (the original GT writer) or ``ikun`` (the official iKUN test) on request.
+HOTA/DetA/AssA/DetRe/DetPr/AssRe/AssPr/LocA, MOTA and IDF1 are computed by TrackEval and
+combined over all sequences the way TrackEval combines sequences (sums of counts, not a mean
+over expressions).
 """
 import os
 import os.path as osp
@@ -18,9 +20,10 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from ikun_mm.datasets.refer_kitti_io import FRAME_CONVENTIONS, expression_gt_rows
+from ikun_mm.datasets.refer_kitti_io import (FRAME_CONVENTIONS, expression_gt_rows,
+                                             prediction_mot_rows)
 from ikun_mm.registry import METRICS
-from .trackeval_utils import evaluate_mot, mot_rows_from_boxes
+from .trackeval_utils import evaluate_mot
 
 #: Metrics reported (percentages, as in the RMOT literature), in table order.
 REPORTED = ('HOTA', 'DetA', 'AssA', 'DetRe', 'DetPr', 'AssRe', 'AssPr', 'LocA', 'MOTA', 'IDF1')
@@ -36,8 +39,10 @@ class ReferringMetric(BaseMetric):
     """Referring MOT metric over (video, expression) sequences, computed with TrackEval.
 
     Args:
-        convention: frame convention of the GT, ``'corrected'`` (default) or ``'legacy'``
-            (see :func:`ikun_mm.datasets.refer_kitti_io.expression_gt_rows`).
+        convention: frame convention of the GT and the predictions, ``'corrected'``
+            (default), ``'legacy'`` or ``'ikun'`` (see
+            :func:`ikun_mm.datasets.refer_kitti_io.expression_gt_rows` and
+            :func:`~ikun_mm.datasets.refer_kitti_io.prediction_mot_rows`).
         out_dir: when given, the GT and predictions are kept there in TrackEval's folder layout
             (``gt/<seq>/gt/gt.txt``, ``trackers/tracker/data/<seq>.txt``) so TrackEval can be
             re-run on them. The files are written to a temporary folder and moved into place
@@ -69,14 +74,16 @@ class ReferringMetric(BaseMetric):
         entry per expression of the video."""
         for sample in data_samples:
             ann, referred = sample['annotation'], sample['pred_referred']
+            num_frames = int(sample['num_frames'])
             seqs = []
             for expr in sample['expressions']:
-                rows = referred.get(expr.sentence, np.zeros((0, 7)))
+                rows = np.asarray(referred.get(expr.sentence, np.zeros((0, 7))), np.float64)
                 seqs.append(dict(
                     seq=sequence_name(sample['video'], expr.file),
-                    num_frames=int(sample['num_frames']),
+                    num_frames=num_frames,
                     gt=expression_gt_rows(expr, ann, self.convention),
-                    pred=mot_rows_from_boxes(rows[:, :7]) if len(rows) else np.zeros((0, 7))))
+                    pred=prediction_mot_rows(rows[:, :7] if rows.size else np.zeros((0, 7)),
+                                             self.convention, num_frames)))
             self.results.append(seqs)
 
     def compute_metrics(self, results: List[list]) -> Dict[str, float]:

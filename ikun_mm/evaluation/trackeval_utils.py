@@ -154,12 +154,13 @@ def evaluate_mot(gt: Mapping[str, np.ndarray],
 def mot_rows_from_boxes(boxes: np.ndarray, zero_based: bool = True) -> np.ndarray:
     """``frame, id, x1, y1, x2, y2[, score]`` rows -> ``frame (1-based), id, x, y, w, h[, score]``.
 
-    ``zero_based``: the input frames are 0-based (as in ``VideoAnnotation``, ``track_video``).
+    ``zero_based``: the input frames are 0-based (as in ``VideoAnnotation``, ``track_video``) and
+    are written at frame + 1; otherwise they are kept. This is the MOTChallenge writing of
+    :func:`~ikun_mm.datasets.refer_kitti_io.prediction_mot_rows` in the ``corrected`` convention;
+    the referring metric calls that function with its own convention.
     """
-    boxes = np.asarray(boxes, dtype=np.float64)
-    out = boxes.copy()
-    if zero_based:
-        out[:, 0] += 1
-    out[:, 4] = boxes[:, 4] - boxes[:, 2]
-    out[:, 5] = boxes[:, 5] - boxes[:, 3]
+    from ikun_mm.datasets.refer_kitti_io import prediction_mot_rows
+    out = prediction_mot_rows(boxes, 'corrected')
+    if not zero_based:
+        out[:, 0] -= 1
     return out

@@ -142,3 +142,51 @@ def test_existing_out_dir_is_not_overwritten(tmp_path, mini_refer_kitti):
     assert (out / 'mine.txt').read_text() == 'user data'
     siblings = [p for p in os.listdir(tmp_path) if p.startswith('kept_')]
     assert len(siblings) == 1 and osp.isdir(tmp_path / siblings[0] / 'gt')
+
+
+def test_ikun_convention_is_perfect_except_the_dropped_images(mini_refer_kitti):
+    """Under the official iKUN pairing, predictions equal to the GT boxes (image k, ids of
+    label[k - 1]) match every GT box except those of the last image, which carries no
+    prediction. Expected scores from counts: G GT boxes, m of them in image N-1; every
+    prediction is a true positive at every IoU threshold (LocA 1) with its GT id."""
+    video = '0005'
+    ann = load_video_annotation(mini_refer_kitti, video)
+    exprs = load_expressions(mini_refer_kitti, video, ann)
+    last = ann.num_frames - 1
+    index = {(int(r[0]), int(r[1])): r for r in ann.boxes}
+    referred, total, dropped, ass_sum = {}, 0, 0, 0.0
+    for expr in exprs:
+        rows, length, lost = [], {}, {}
+        for frame, ids in sorted(expr.label.items()):
+            for tid in ids:
+                box = index.get((frame + 1, tid))  # the official GT: image frame + 1
+                if box is None:
+                    continue
+                rows.append([frame + 1, tid, *box[3:7], 1.0])  # predicted in image frame + 1
+                length[tid] = length.get(tid, 0) + 1
+                lost[tid] = lost.get(tid, 0) + (frame + 1 == last)
+        referred[expr.sentence] = np.array(rows, float).reshape(-1, 7)
+        total += sum(length.values())
+        dropped += sum(lost.values())
+        # per GT track: its matched boxes each score TPA / (TPA + FNA) = (L - m) / L
+        ass_sum += sum((n - lost[t]) ** 2 / n for t, n in length.items())
+    assert total > 0 and dropped > 0  # the last image holds referred objects
+    sample = dict(video=video, num_frames=ann.num_frames, annotation=ann, expressions=exprs,
+                  pred_referred=referred)
+    metric = ReferringMetric(convention='ikun', log_table=False)
+    metric.process({}, [sample])
+    result = metric.compute_metrics(metric.results)
+    det = (total - dropped) / total
+    ass = ass_sum / (total - dropped)
+    assert result['DetRe'] == pytest.approx(100 * det, abs=1e-6)
+    assert result['DetPr'] == pytest.approx(100.0, abs=1e-6)
+    assert result['DetA'] == pytest.approx(100 * det, abs=1e-6)
+    assert result['AssA'] == pytest.approx(100 * ass, abs=1e-6)
+    assert result['HOTA'] == pytest.approx(100 * np.sqrt(det * ass), abs=1e-6)
+    assert result['LocA'] == pytest.approx(100.0, abs=1e-6)
+    assert result['MOTA'] == pytest.approx(100 * det, abs=1e-6)
+    # the same boxes are HOTA 100 under 'corrected' written at the image they belong to
+    # (see test_perfect_predictions_give_hota_100); under 'legacy' they are one image late
+    legacy = ReferringMetric(convention='legacy', log_table=False)
+    legacy.process({}, [sample])
+    assert legacy.compute_metrics(legacy.results)['HOTA'] < 100 * np.sqrt(det * ass) - 1
