@@ -1,11 +1,15 @@
-from .refer_kitti import ReferKittiDataset
+from .expression_synonyms import (REFER_KITTI_SYNONYMS, SYNONYM_TABLES, canonical_sentence,
+                                  merge_synonymous_expressions, resolve_synonyms)
+from .refer_kitti import ReferKittiDataset, positive_box_counts
 from .refer_kitti_io import (Expression, ReferKittiFormatError, VideoAnnotation,
                              load_detections, load_expressions, load_video_annotation,
                              resolve_videos)
 
 __all__ = [
-    'ReferKittiDataset', 'Expression', 'ReferKittiFormatError', 'VideoAnnotation',
-    'load_detections', 'load_expressions', 'load_video_annotation', 'resolve_videos'
+    'ReferKittiDataset', 'positive_box_counts', 'REFER_KITTI_SYNONYMS', 'SYNONYM_TABLES',
+    'canonical_sentence', 'merge_synonymous_expressions', 'resolve_synonyms', 'Expression',
+    'ReferKittiFormatError', 'VideoAnnotation', 'load_detections', 'load_expressions',
+    'load_video_annotation', 'resolve_videos'
 ]
 from .track_sequences import TrackSequenceDataset  # noqa: F401
 from .refer_kitti_windows import ReferKittiWindowDataset  # noqa: F401,E402

@@ -9,6 +9,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
+from .expression_synonyms import Synonyms, merge_synonymous_expressions, resolve_synonyms
 from .refer_kitti_io import Expression, VideoAnnotation, load_split
 from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
                             track_windows, training_frame_positions)
@@ -28,8 +29,8 @@ class ReferKittiWindowDataset(BaseDataset):
     balances the labels on small data. ``num_expressions=None`` instead pairs the window with
     *every* expression of the video (dense supervision, see below).
 
-    **Validation/test** (``test_mode=True``): one item per window of SPEC §3.1 (runs split at
-    gaps, windows of ``window`` frames, stride ``stride``, last one aligned to the run's end),
+    **Validation/test** (``test_mode=True``): one item per window as the iKUN paper cuts
+    tracks at test time (runs split at gaps, windows of ``window`` frames, stride ``stride``, last one aligned to the run's end),
     with its test frames (window positions 0 and len//2) and *all* the video's expressions; the
     reference frame is the later test frame. ``IKUN.predict`` scores each window against all of
     them with one visual encoding.
@@ -52,7 +53,13 @@ class ReferKittiWindowDataset(BaseDataset):
             fast path of :meth:`IKUN.score_windows`), so every hard negative (same class,
             another colour or direction) is seen at every step at little extra cost, where
             one sampled expression per track shows it rarely.
-        exclude_sentences: expressions containing any of these substrings are dropped.
+        exclude_sentences: expressions containing any of these substrings are dropped (before
+            synonyms are merged).
+        synonyms: ``None`` (off), ``'refer_kitti'`` or a dict ``{phrase: replacement}`` (see
+            :mod:`ikun_mm.datasets.expression_synonyms`). As in the official iKUN training
+            data, every sentence becomes its canonical text and the synonymous expressions of a
+            video are merged into one whose positives are the union of theirs
+            (``cars in red`` + ``vehicles in red`` -> ``car in red``).
         test_mode: see above.
     """
 
@@ -67,6 +74,7 @@ class ReferKittiWindowDataset(BaseDataset):
                  positive_ratio: Optional[float] = None,
                  num_expressions: Optional[int] = 1,
                  exclude_sentences: Sequence[str] = (),
+                 synonyms: Synonyms = None,
                  test_mode: bool = False,
                  **kwargs) -> None:
         if positive_ratio is not None and not 0.0 <= positive_ratio <= 1.0:
@@ -82,6 +90,8 @@ class ReferKittiWindowDataset(BaseDataset):
         self.stride = int(stride)
         self.positive_ratio = positive_ratio
         self.exclude_sentences = tuple(exclude_sentences)
+        resolve_synonyms(synonyms)  # fail at build time on a bad table
+        self.synonyms = synonyms
         self.videos: Dict[str, Tuple[VideoAnnotation, List[Expression]]] = {}
         self._positives: Dict[str, List[set]] = {}
         kwargs.setdefault('serialize_data', False)
@@ -92,6 +102,7 @@ class ReferKittiWindowDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         items = []
         for video, ann, exprs in load_split(self.data_root, self.split, self.exclude_sentences):
+            exprs = merge_synonymous_expressions(exprs, self.synonyms)
             if not exprs:
                 continue
             self.videos[video] = (ann, exprs)

@@ -14,14 +14,21 @@ class PackReferringVideo(BaseTransform):
 
     Output: ``dict(inputs=[], data_samples=BaseDataElement)`` whose metainfo holds ``video``,
     ``img_paths``, ``img_size`` ((W, H)), ``num_frames``, ``sentences`` (the expressions to
-    refer), ``expressions`` (:class:`~ikun_mm.datasets.Expression`, with the GT labels) and
+    refer: results are keyed by them), ``texts`` (one per sentence: the text the referring model
+    scores; the canonical text when the dataset maps ``synonyms``, else the sentence),
+    ``expressions`` (:class:`~ikun_mm.datasets.Expression`, with the GT labels) and
     ``annotation`` (:class:`~ikun_mm.datasets.VideoAnnotation`) for the metric.
     """
 
     def transform(self, results: dict) -> dict:
+        sentences = [e.sentence for e in results['expressions']]
+        texts = list(results.get('texts') or sentences)
+        if len(texts) != len(sentences):
+            raise ValueError(f'{results["video"]}: {len(texts)} texts for {len(sentences)} '
+                             'expressions')
         meta = dict(video=results['video'], img_paths=list(results['img_paths']),
                     img_size=tuple(results['img_size']), num_frames=len(results['img_paths']),
-                    sentences=[e.sentence for e in results['expressions']],
+                    sentences=sentences, texts=texts,
                     expressions=list(results['expressions']),
                     annotation=results['annotation'])
         return dict(inputs=[], data_samples=BaseDataElement(metainfo=meta))
