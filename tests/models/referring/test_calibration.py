@@ -1,11 +1,18 @@
-"""Pseudo-frequency (SPEC §3.10) against closed-form numbers."""
+"""Similarity calibration as the official iKUN code computes it: the pseudo-frequency formula,
+the positive-box shares p_j (hand-counted on a tiny tree, and read straight from the JSON files
+of the generated tree), and the size of the paper's a=8, b=-0.1 shift."""
+import glob
+import json
 import math
+import os
+import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 
 from ikun_mm.models.referring import SimilarityCalibration, positive_box_shares, pseudo_frequency
+from ikun_mm.models.referring.calibration import box_shares, merge_shares
 
 
 def test_pseudo_frequency_closed_form():
@@ -22,13 +29,25 @@ def test_pseudo_frequency_closed_form():
     c = 1 / math.sqrt(2)
     got = pseudo_frequency(torch.tensor([[c, c, 0.]]), keys, shares, tau=100.0)
     assert got.item() == pytest.approx(0.25, abs=1e-6)
-    # non-orthogonal keys, tau = 1, a scaled query (cosines are scale-free)
-    keys2 = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
-    sims = torch.nn.functional.normalize(torch.tensor([[1., 0.]]), dim=-1) @ keys2.T
-    norm = (sims - sims.min()) / (sims.max() - sims.min())
-    expected = (torch.softmax(norm, 1) @ shares).item()
-    assert pseudo_frequency(torch.tensor([[3., 0.]]), keys2, shares, 1.0).item() == \
-        pytest.approx(expected, rel=1e-6)
+
+
+def test_pseudo_frequency_is_the_official_formula():
+    # official similarity_calibration(): features L2-normalised, sim = feat @ FEATS.T,
+    # min-max normalised, weight = exp(tau sim) / sum exp(tau sim), prob = sum(weight * PROBS)
+    rng = np.random.default_rng(0)
+    query, keys = rng.normal(size=(5, 16)), rng.normal(size=(12, 16))
+    probs = rng.dirichlet(np.ones(12))
+    tau = 100.0
+    expected = []
+    for q in query:
+        feat = q / np.linalg.norm(q)
+        feats = keys / np.linalg.norm(keys, axis=1, keepdims=True)
+        sim = feats @ feat
+        sim = (sim - sim.min()) / (sim.max() - sim.min())
+        weight = np.exp(tau * (sim - 1)) / np.exp(tau * (sim - 1)).sum()  # same ratio, no overflow
+        expected.append((weight * probs).sum())
+    got = pseudo_frequency(torch.tensor(query), torch.tensor(keys), torch.tensor(probs), tau)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-7)
 
 
 def test_single_training_expression_gives_its_share():
@@ -36,18 +55,145 @@ def test_single_training_expression_gives_its_share():
     np.testing.assert_allclose(got.numpy(), 0.3, rtol=1e-6)
 
 
-def test_positive_box_shares_match_the_files(mini_refer_kitti):
-    from ikun_mm.datasets import load_expressions, load_video_annotation, resolve_videos
-    sentences, shares = positive_box_shares(mini_refer_kitti, 'train')
-    assert sentences == sorted(set(sentences)) and np.all((shares > 0) & (shares <= 1))
-    pos, tot = 0, 0
-    for video in resolve_videos(mini_refer_kitti, 'train'):
-        ann = load_video_annotation(mini_refer_kitti, video)
-        for e in load_expressions(mini_refer_kitti, video, ann):
-            if e.sentence == 'cars':
-                pos += len(e.positives())
-                tot += len(ann.boxes)
-    assert shares[sentences.index('cars')] == pytest.approx(pos / tot)
+def _write_expressions(root, video, files):
+    folder = osp.join(root, 'expression', video)
+    os.makedirs(folder)
+    for name, label in files.items():
+        with open(osp.join(folder, name + '.json'), 'w') as f:
+            json.dump(dict(label=label, ignore=[], video_name=video), f)
+
+
+@pytest.fixture
+def two_video_tree(tmp_path):
+    """Expression files of two training videos and one test video (the shares read only these)."""
+    root = str(tmp_path)
+    _write_expressions(root, '0001', {
+        'cars-in-red': {'0': [1, 2], '1': [1]},         # 3 boxes
+        'vehicles-in-red': {'0': [1, 2], '1': [1]},     # 3, a synonym in the same video
+        'people': {'0': [5]},                           # 1
+        'light-color-cars': {'2': [3]},                 # 1
+    })
+    _write_expressions(root, '0002', {
+        'cars-in-red': {'4': [7]},                      # 1, the same expression in another video
+        'persons': {'0': [1], '1': [1], '2': [1]},      # 3
+        'pedestrian': {'0': [1]},                       # 1
+        'males': {},                                    # 0: kept, with share 0
+    })
+    _write_expressions(root, '0005', {'cars': {'0': [1, 2, 3]}})  # test video: not counted
+    with open(osp.join(root, 'split.json'), 'w') as f:
+        json.dump(dict(train=['0001', '0002'], test=['0005']), f)
+    return root
+
+
+def test_shares_hand_counted_with_synonyms(two_video_tree):
+    sentences, shares = positive_box_shares(two_video_tree, 'train', 'refer_kitti')
+    # car in red 3 + 3 + 1 = 7, pedestrian 1 + 3 + 1 = 5, light-color car 1, men 0; total 13
+    assert sentences == ['car in red', 'light-color car', 'men', 'pedestrian']
+    np.testing.assert_allclose(shares, np.array([7, 1, 0, 5]) / 13)
+    assert shares.sum() == pytest.approx(1.0)
+
+
+def test_shares_hand_counted_without_synonyms(two_video_tree):
+    sentences, shares = positive_box_shares(two_video_tree, 'train')
+    expected = {'cars in red': 4, 'vehicles in red': 3, 'people': 1, 'light color cars': 1,
+                'persons': 3, 'pedestrian': 1, 'males': 0}
+    assert sentences == sorted(expected)
+    np.testing.assert_allclose(shares, [expected[s] / 13 for s in sentences])
+
+
+def test_box_shares_and_merged_tables():
+    sentences, shares = box_shares({'b': 3, 'a': 1})
+    assert sentences == ['a', 'b'] and shares.tolist() == [0.25, 0.75]
+    with pytest.raises(ValueError, match='no positive box'):
+        box_shares({'a': 0})
+    sentences, shares = merge_shares(['vehicles', 'cars', 'people'], [0.2, 0.3, 0.5],
+                                     'refer_kitti')
+    assert sentences == ['car', 'pedestrian'] and shares == pytest.approx([0.5, 0.5])
+
+
+class _BagOfWords:
+    """A deterministic text encoder: the sum of one random unit vector per word."""
+
+    def __init__(self, dim=64):
+        self.dim, self.vectors = dim, {}
+
+    def __call__(self, sentences):
+        from ikun_mm.models.referring import TextFeatures
+        feats = []
+        for s in sentences:
+            v = torch.zeros(self.dim)
+            for word in s.split():
+                if word not in self.vectors:
+                    g = torch.Generator().manual_seed(len(self.vectors) + 1)
+                    self.vectors[word] = torch.randn(self.dim, generator=g)
+                v += self.vectors[word]
+            feats.append(v)
+        s = torch.stack(feats)
+        return TextFeatures(s[:, None], torch.ones(len(s), 1, dtype=torch.bool), s)
+
+
+def test_calibration_canonicalises_table_and_queries(two_video_tree):
+    cal = SimilarityCalibration(data_root=two_video_tree, synonyms='refer_kitti')
+    cal.bind_text_encoder(_BagOfWords())
+    p = cal.pseudo_frequency(['vehicles in red', 'car in red', 'cars-in-red']).numpy()
+    assert p[0] == p[1] == p[2]
+    assert p[0] == pytest.approx(7 / 13, abs=1e-4)  # 'car in red' is a training text
+    with pytest.raises(KeyError, match='unknown synonym table'):
+        SimilarityCalibration(data_root=two_video_tree, synonyms='nope')
+
+
+def _official_counts(root, videos, convert):
+    """p_j as the official encode_text() counts them, from the JSON files themselves."""
+    counts = {}
+    for video in videos:
+        for path in glob.glob(osp.join(root, 'expression', video, '*.json')):
+            with open(path) as f:
+                label = json.load(f)['label']
+            exp = convert(osp.basename(path)[:-5])
+            counts[exp] = counts.get(exp, 0) + sum(len(ids) for ids in label.values())
+    return counts
+
+
+def test_shares_of_the_generated_tree_are_the_official_ones(mini_refer_kitti):
+    from ikun_mm.datasets import canonical_sentence, resolve_videos
+    train = resolve_videos(mini_refer_kitti, 'train')
+    counts = _official_counts(mini_refer_kitti, train,
+                              lambda e: canonical_sentence(e, 'refer_kitti'))
+    sentences, shares = positive_box_shares(mini_refer_kitti, 'train', 'refer_kitti')
+    total = sum(counts.values())
+    assert sentences == sorted(counts)
+    np.testing.assert_allclose(shares, [counts[s] / total for s in sentences])
+    # the generator's words: only the plural 'cars' maps ('pedestrians' is not in the official
+    # table), so no two of its expressions merge
+    plain, _ = positive_box_shares(mini_refer_kitti, 'train')
+    assert len(plain) == len(sentences)
+    assert 'red car' in sentences and 'red cars' in plain
+
+
+def test_paper_calibration_is_a_small_shift_on_the_generated_tree(mini_refer_kitti):
+    """With p_j the official shares (summing to 1), the paper's a=8, b=-0.1 shift a score by
+    8·p(e) - 0.1 <= 8·max_j p_j - 0.1. Here J = 56 and the largest share is the plainest
+    expression's ('car', 0.096): the shift stays in (-0.1, 0.67], inside the cosine score's
+    range. Per-expression positive *rates* instead (positives over all GT boxes of the videos,
+    0.04 ... 0.62 on this tree) gave +0.23 ... +4.9 and referred almost every box."""
+    from ikun_mm.datasets import load_expressions, resolve_videos
+    cal = SimilarityCalibration(data_root=mini_refer_kitti, synonyms='refer_kitti', a=8.0,
+                                b=-0.1)
+    cal.bind_text_encoder(_BagOfWords())
+    sentences, shares = cal.table()
+    J = len(sentences)
+    assert shares.mean() == pytest.approx(1 / J) and np.all(shares >= 0)
+    test = sorted({e.sentence for v in resolve_videos(mini_refer_kitti, 'test')
+                   for e in load_expressions(mini_refer_kitti, v)})
+    p = cal.pseudo_frequency(test).numpy()
+    assert np.all((p > 0) & (p < 1))
+    assert np.all((p >= shares.min() - 1e-6) & (p <= shares.max() + 1e-6))  # convex combination
+    shift = (cal(torch.zeros(len(test)), test)).numpy()
+    np.testing.assert_allclose(shift, 8 * p - 0.1, atol=1e-5)
+    # a sane range on the cosine score's scale [-1, 1]: within (-0.1, 8 max p_j - 0.1]
+    assert shift.min() > -0.1 and shift.max() <= 8 * shares.max() - 0.1 + 1e-5
+    assert shift.max() < 1.0, f'8 max p_j - 0.1 = {8 * shares.max() - 0.1:.3f}'
+    assert np.mean(shift) < 0.2  # the typical expression moves by less than 0.2
 
 
 def test_calibrated_score_and_switch():
