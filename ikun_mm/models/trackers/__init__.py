@@ -3,9 +3,10 @@ from .jde_tracker import JDETracker
 from .neuralsort_tracker import (NeuralSORTTracker, direction_consistency_cost,
                                  interpolate_tracks, linear_assignment, visible_fraction)
 from .tracking_by_detection import TrackingByDetection, track_results_array, track_video
+from .tracks_from_file import TracksFromFile
 
 __all__ = [
     'JDETracker', 'NeuralSORTTracker', 'direction_consistency_cost', 'interpolate_tracks',
-    'linear_assignment', 'visible_fraction', 'TrackingByDetection', 'track_results_array',
-    'track_video'
+    'linear_assignment', 'visible_fraction', 'TrackingByDetection', 'TracksFromFile',
+    'track_results_array', 'track_video'
 ]

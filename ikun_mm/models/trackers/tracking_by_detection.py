@@ -22,9 +22,13 @@ class TrackingByDetection(BaseMOTModel):
     here: ``reid`` (appearance model for DeepSORT/StrongSORT/NeuralSORT, off when ``None``) and
     ``cmc`` (camera motion compensation for StrongSORT, off when ``None``).
 
+    A tracker that replays tracks (``TracksFromFile``, class attribute ``replays_tracks``)
+    needs no detection: the detector is then not run (it may be ``None``, or the one a base
+    config configured) and no pixels are read.
+
     Args:
         detector: detector config, e.g. ``dict(type='DetectionsFromFile', det_dir=...)`` or any
-            mmdet detector.
+            mmdet detector; ``None`` only with a tracker that replays tracks.
         tracker: tracker config (``NeuralSORTTracker``, ``OCSORTTracker``, ``ByteTracker``,
             ``SORTTracker``, ``StrongSORTTracker``...).
         reid: optional ReID model config.
@@ -33,7 +37,7 @@ class TrackingByDetection(BaseMOTModel):
     """
 
     def __init__(self,
-                 detector: dict,
+                 detector: Optional[dict],
                  tracker: dict,
                  reid: Optional[dict] = None,
                  cmc: Optional[dict] = None,
@@ -43,10 +47,18 @@ class TrackingByDetection(BaseMOTModel):
         # trackers read mean/std of the input normalisation from the config (as mmdet's DeepSORT)
         self.preprocess_cfg = data_preprocessor
         from ikun_mm.registry import TASK_UTILS
-        self.detector = MODELS.build(detector)
+        self.detector = MODELS.build(detector) if detector is not None else None
         self.reid = MODELS.build(reid) if reid is not None else None
         self.cmc = TASK_UTILS.build(cmc) if cmc is not None else None
         self.tracker = MODELS.build(tracker)
+        if detector is None and not self.replays_tracks:
+            raise ValueError(f'TrackingByDetection: detector=None needs a tracker that replays '
+                             f'tracks (e.g. TracksFromFile), got {type(self.tracker).__name__}')
+        if self.replays_tracks and self.detector is not None:
+            from mmengine.logging import MMLogger
+            MMLogger.get_current_instance().info(
+                f'{type(self.tracker).__name__} replays tracks: the detector '
+                f'({type(self.detector).__name__}) is not run')
 
     @property
     def with_cmc(self) -> bool:
@@ -54,10 +66,17 @@ class TrackingByDetection(BaseMOTModel):
         return self.cmc is not None
 
     @property
+    def replays_tracks(self) -> bool:
+        """Whether the tracker replays tracks (``TracksFromFile``): no detector runs."""
+        return bool(getattr(self.tracker, 'replays_tracks', False))
+
+    @property
     def needs_pixels(self) -> bool:
         """Whether the detector or the tracker look at the frames (not so for cached
-        detections without ReID)."""
+        detections without ReID, nor for replayed tracks)."""
         from ..detectors.detections_from_file import DetectionsFromFile
+        if self.replays_tracks:
+            return False
         return not isinstance(self.detector, DetectionsFromFile) or self.reid is not None
 
     def frame_tensor(self, path: str) -> Tensor:
@@ -77,18 +96,22 @@ class TrackingByDetection(BaseMOTModel):
     @torch.no_grad()
     def track_frame(self, data_sample: DetDataSample, img: Optional[Tensor] = None,
                     rescale: bool = True) -> InstanceData:
-        """Detect and track one frame.
+        """Detect and track one frame (or replay its tracks).
 
         Args:
             data_sample: the frame; metainfo needs ``frame_id`` (0-based; 0 resets the tracker)
-                and ``img_shape``/``ori_shape`` ((H, W)).
+                and ``img_shape``/``ori_shape`` ((H, W)); ``video`` and ``num_frames`` are read
+                by trackers that replay files.
             img: Tensor of shape (1, C, H, W) or None when neither the detector nor the tracker
                 looks at pixels (detections from file, no ReID).
 
         Returns:
             InstanceData with ``bboxes``, ``scores``, ``labels``, ``instances_id``.
         """
-        det = self.detector.predict(img, [data_sample])[0]
+        if self.replays_tracks:
+            det = data_sample  # the tracker reads its tracks from the frame's metainfo
+        else:
+            det = self.detector.predict(img, [data_sample])[0]
         return self.tracker.track(model=self, img=img, data_sample=det,
                                   data_preprocessor=self.preprocess_cfg, rescale=rescale)
 
@@ -133,7 +156,8 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
         model: the tracking model.
         num_frames: number of frames.
         img_size: (W, H) of the frames.
-        video: video name put in the metainfo (used by ``DetectionsFromFile(det_dir=...)``).
+        video: video name put in the metainfo (used by ``DetectionsFromFile(det_dir=...)`` and
+            ``TracksFromFile``, which also reads ``num_frames`` from it).
         progress: show a progress bar.
         img_paths: frame image paths; needed when the detector or the tracker reads pixels
             (``model.needs_pixels``), e.g. an mmdet detector instead of cached detections.
@@ -152,7 +176,7 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
         from tqdm import tqdm
         frames = tqdm(frames, desc=f'tracking {video}'.strip(), unit='frame')
     for f in frames:
-        meta = dict(frame_id=f, video=video, img_shape=(height, width),
+        meta = dict(frame_id=f, video=video, num_frames=num_frames, img_shape=(height, width),
                     ori_shape=(height, width), scale_factor=(1.0, 1.0))
         if img_paths is not None:
             meta['img_path'] = img_paths[f]
