@@ -173,7 +173,8 @@ class SimilarityCalibration(BaseModule):
         if encoder is None:
             raise RuntimeError('SimilarityCalibration has no text encoder: configure '
                                '`text_encoder` or bind one with bind_text_encoder()')
-        return encoder(list(sentences)).sentence.to(self.a.device)
+        with torch.no_grad():  # test time only: the frozen table never takes gradients
+            return encoder(list(sentences)).sentence.detach().to(self.a.device)
 
     def canonical(self, sentences: Sequence[str]) -> List[str]:
         """The texts the table and the encoder see (canonical with ``synonyms``)."""
