@@ -37,7 +37,7 @@ def test_fit_calibration_writes_a_new_checkpoint(mini_refer_kitti, tmp_path):
     ckpt = tmp_path / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1)), ckpt)
     before = ckpt.read_bytes()
-    summary = _tool().main([cfg_path, str(ckpt), '--cfg-options',
+    summary = _tool().main([cfg_path, str(ckpt), '--split', '0003,0004', '--cfg-options',
                             f'data_root={mini_refer_kitti}', '--a-range', '0', '4', '5',
                             '--b-range', '-0.5', '0.5', '11'])
     assert ckpt.read_bytes() == before  # the user's file is untouched
@@ -46,5 +46,47 @@ def test_fit_calibration_writes_a_new_checkpoint(mini_refer_kitti, tmp_path):
     assert out['state_dict']['calibration.b'].item() == pytest.approx(summary['b'])
     assert summary['f1'] >= summary['f1_uncalibrated']
     assert summary['decisions'] > 0 and 0 < summary['positives'] < summary['decisions']
+    assert summary['split'] == ['0003', '0004']
     with pytest.raises(SystemExit, match='input checkpoint'):
-        _tool().main([cfg_path, str(ckpt), '--out', str(ckpt)])
+        _tool().main([cfg_path, str(ckpt), '--split', '0004', '--out', str(ckpt)])
+
+
+def _split_tree(tmp_path, **splits):
+    import json
+    with open(tmp_path / 'split.json', 'w') as f:
+        json.dump(splits, f)
+    return str(tmp_path)
+
+
+def _cfg(val_split, test_split='test'):
+    from mmengine.config import Config
+    cfg = dict(test_dataloader=dict(dataset=dict(split=test_split)))
+    if val_split is not None:
+        cfg['val_dataloader'] = dict(dataset=dict(split=val_split))
+    return Config(cfg)
+
+
+def test_default_split_is_the_validation_split_never_the_test_split(tmp_path):
+    tool = _tool()
+    root = _split_tree(tmp_path, train=['a', 'b'], val=['c'], test=['d'])
+    assert tool.default_split(_cfg('val'), root) == 'val'
+    # a config that validates on the test split (as the real Refer-KITTI configs do)
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(_cfg('test'), root)
+    # ... under another name, or the test dataloader's own split
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(_cfg(['d']), root)
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(_cfg('val', test_split='val'), root)
+    # no validation split at all
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(_cfg(None), root)
+
+
+def test_fit_calibration_refuses_a_config_validating_on_test(mini_refer_kitti, tmp_path):
+    # the tiny config validates on the test videos: without --split the tool stops before
+    # reading the checkpoint (which does not even exist)
+    cfg_path = osp.join(ROOT, 'configs', 'ikun', 'ikun_tiny_mini_refer_kitti.py')
+    with pytest.raises(SystemExit, match='test split'):
+        _tool().main([cfg_path, str(tmp_path / 'missing.pth'), '--cfg-options',
+                      f'data_root={mini_refer_kitti}'])

@@ -52,3 +52,29 @@ def test_batched_evaluation_gives_the_same_fit():
     assert tool.grid_search(f, evaluate_many=many) == tool.grid_search(f)
     # one batch for (0, 0) + the grid, one for the finer b steps
     assert batches == [1 + len(tool.A_GRID) * len(tool.B_GRID), 5]
+
+
+def test_default_split_is_val_never_the_test_split(tmp_path):
+    import json
+
+    from mmengine.config import Config
+    tool = _tool()
+
+    def tree(**splits):
+        with open(tmp_path / 'split.json', 'w') as f:
+            json.dump(splits, f)
+        return str(tmp_path)
+
+    rmot = Config(dict(val_dataloader=None, test_dataloader=dict(dataset=dict(split='test'))))
+    assert tool.default_split(rmot, tree(train=['a'], val=['b'], test=['c'])) == 'val'
+    # a "val" split that is the test videos, or a tree without one: ask for --split
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(rmot, tree(train=['a'], val=['c'], test=['c']))
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(rmot, tree(train=['a'], test=['c']))
+    # a config that validates on its test split
+    cfg = Config(dict(val_dataloader=dict(dataset=dict(split='test')),
+                      test_dataloader=dict(dataset=dict(split='test'))))
+    with pytest.raises(SystemExit, match='--split'):
+        tool.default_split(cfg, tree(train=['a'], val=['b'], test=['c']))
+    assert tool.parse_args(['cfg.py', 'ckpt.pth']).split is None

@@ -1,12 +1,19 @@
-"""Fit iKUN's similarity calibration ``score + a·p(e) + b`` (SPEC §3.10) on a split and store
-it with the checkpoint.
+"""Fit iKUN's similarity calibration ``score + a·p(e) + b`` (iKUN paper; official
+``similarity_calibration.py``) on a validation split and store it with the checkpoint.
 
-    python tools/analysis/fit_calibration.py CONFIG CHECKPOINT [--split test] [--out NEW.pth]
+    python tools/analysis/fit_calibration.py CONFIG CHECKPOINT [--split val] [--out NEW.pth]
         [--cfg-options data_root=...]
+
+The split defaults to the one the config validates on (``val_dataloader.dataset.split``). The
+tool never falls back to the test split: when the config has no validation split, or validates
+on its test split (the real Refer-KITTI configs do, as the paper does), it stops and asks for
+``--split`` (a ``val`` entry of the tree's ``split.json``, or comma-separated videos held out
+from training).
 
 The model of CONFIG is loaded from CHECKPOINT and every GT track of the split's videos is scored
 against every expression of its video with :func:`ikun_mm.models.referring.score_tracks`
-(frame scores, SPEC §3.9, uncalibrated). A (track, frame, expression) is *referred* when the
+(frame scores as at test time, uncalibrated); with the config dataset's ``synonyms`` the model
+scores each expression's canonical text, as it was trained. A (track, frame, expression) is *referred* when the
 expression's JSON lists the track at that frame. a and b are chosen on a grid to maximise the F1
 of ``score + a·p(e) + b > 0`` against these labels (the decision the referring tracker makes; a
 proxy of the referring HOTA). The pseudo-frequency p(e) comes from the model's configured
@@ -36,8 +43,9 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--split', default=None,
-                        help='split to fit on: "train", "test" or comma-separated videos '
-                        '(default: the split of the config\'s val_dataloader)')
+                        help='split to fit on: a split name of the tree (e.g. "val") or '
+                        'comma-separated videos (default: the split of the config\'s '
+                        'val_dataloader, unless that is the test split)')
     parser.add_argument('--out', default=None, help='output checkpoint path')
     parser.add_argument('--a-range', type=float, nargs=3, default=(0.0, 20.0, 81),
                         metavar=('MIN', 'MAX', 'NUM'), help='grid of a')
@@ -70,9 +78,44 @@ def f1_grid(raw: np.ndarray, freq: np.ndarray, labels: np.ndarray, a_values: np.
     return out
 
 
-def collect(model, data_root: str, split) -> tuple:
-    """Uncalibrated frame scores, p(e) and labels of every (GT box, expression) of the split."""
-    from ikun_mm.datasets import load_expressions, load_video_annotation, resolve_videos
+def _dataloader_split(cfg, name: str):
+    loader = cfg.get(name)
+    dataset = loader.get('dataset') if loader else None
+    return None if not dataset else dataset.get('split')
+
+
+def default_split(cfg, data_root: str):
+    """The split to fit on when ``--split`` is not given: the config's validation split.
+
+    Raises:
+        SystemExit: the config has no validation split, or it is the test split (by name, or by
+            its videos equal to those of the test split / the config's test dataloader).
+    """
+    from ikun_mm.datasets import resolve_videos
+    split = _dataloader_split(cfg, 'val_dataloader')
+    if split is None:
+        raise SystemExit('the config has no val_dataloader split to fit on: give --split '
+                         '(a validation split or videos; never the test split)')
+    test_splits = ['test'] + [s for s in [_dataloader_split(cfg, 'test_dataloader')] if s]
+    same = split in test_splits
+    if not same:
+        try:
+            videos = sorted(resolve_videos(data_root, split))
+            same = any(videos == sorted(resolve_videos(data_root, t)) for t in test_splits)
+        except (ValueError, OSError):
+            pass  # an unreadable split is reported when it is read
+    if same:
+        raise SystemExit(f'the config validates on the test split ({split!r}); fitting a, b '
+                         'there tunes them on the test videos: give --split (a validation '
+                         'split: a "val" entry of split.json, or comma-separated videos)')
+    return split
+
+
+def collect(model, data_root: str, split, synonyms=None) -> tuple:
+    """Uncalibrated frame scores, p(e) and labels of every (GT box, expression file) of the
+    split; with ``synonyms`` the model scores the canonical text of each expression."""
+    from ikun_mm.datasets import (canonical_sentence, load_expressions, load_video_annotation,
+                                  resolve_videos)
     from ikun_mm.models.referring import score_tracks
     raws, freqs, labels = [], [], []
     for video in resolve_videos(data_root, split):
@@ -80,7 +123,7 @@ def collect(model, data_root: str, split) -> tuple:
         exprs = load_expressions(data_root, video, ann)
         if not exprs:
             continue
-        sentences = [e.sentence for e in exprs]
+        sentences = [canonical_sentence(e.sentence, synonyms) for e in exprs]
         tracks = ann.track_boxes()
         scores = score_tracks(model, ann.img_paths, tracks, sentences, calibrate=False)
         freq = model.calibration.pseudo_frequency(sentences).cpu().numpy()
@@ -96,6 +139,16 @@ def collect(model, data_root: str, split) -> tuple:
     return np.concatenate(raws), np.concatenate(freqs), np.concatenate(labels)
 
 
+def _dataset_synonyms(cfg):
+    """The ``synonyms`` option of the config's datasets (the texts the model was trained on)."""
+    for name in ('val_dataloader', 'train_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        dataset = loader.get('dataset') if loader else None
+        if dataset and 'synonyms' in dataset:
+            return dataset['synonyms']
+    return None
+
+
 def main(argv=None):
     args = parse_args(argv)
     from ikun_mm.registry import MODELS
@@ -104,16 +157,23 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    data_root = cfg.get('data_root', None) or cfg.val_dataloader.dataset.data_root
+    data_root = cfg.get('data_root', None) or next(
+        (cfg[k].dataset.data_root for k in ('val_dataloader', 'test_dataloader') if cfg.get(k)),
+        None)
+    if data_root is None:
+        raise SystemExit(f'{args.config}: no data_root; give --cfg-options data_root=...')
     if args.cfg_options and 'data_root' in args.cfg_options:
         data_root = args.cfg_options['data_root']
-    split = args.split or cfg.val_dataloader.dataset.get('split', 'test')
+    split = args.split or default_split(cfg, data_root)
     if isinstance(split, str) and ',' in split:
         split = split.split(',')
+    if split == 'test':
+        print('warning: fitting a, b on the test split (given with --split)', flush=True)
+    synonyms = _dataset_synonyms(cfg)
     model_cfg = cfg.model
     if not model_cfg.get('calibration'):
         model_cfg.calibration = dict(type='SimilarityCalibration', data_root=data_root,
-                                     split='train')
+                                     split='train', synonyms=synonyms)
     else:
         model_cfg.calibration.data_root = data_root
     model_cfg.calibration.enabled = True
@@ -133,7 +193,7 @@ def main(argv=None):
         raise RuntimeError(f'{args.checkpoint}: does not match {args.config}: missing keys '
                            f'{missing[:8]}, unexpected keys {result.unexpected_keys[:8]}')
 
-    raw, freq, labels = collect(model, data_root, split)
+    raw, freq, labels = collect(model, data_root, split, synonyms)
     a_values = np.linspace(args.a_range[0], args.a_range[1], int(args.a_range[2]))
     b_values = np.linspace(args.b_range[0], args.b_range[1], int(args.b_range[2]))
     grid = f1_grid(raw, freq, labels, a_values, b_values)

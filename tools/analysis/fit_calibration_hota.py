@@ -1,7 +1,12 @@
-"""Fit the similarity calibration ``a·p(e) + b`` (SPEC §3.10) to the referring HOTA itself.
+"""Fit the similarity calibration ``a·p(e) + b`` (iKUN paper; official
+``similarity_calibration.py``) to the referring HOTA itself.
 
-    python tools/analysis/fit_calibration_hota.py RMOT_CONFIG CHECKPOINT --split val \
+    python tools/analysis/fit_calibration_hota.py RMOT_CONFIG CHECKPOINT [--split val] \
         [--out NEW.pth] [--cfg-options data_root=... model.tracker.motion.checkpoint=...]
+
+``--split`` defaults to the config's validation split (``val_dataloader``), else to the tree's
+``val`` split; the tool never falls back to the test split: when the default would be the test
+videos, or the tree has no ``val`` split, it stops and asks for ``--split``.
 
 RMOT_CONFIG is a referring-tracker config (``configs/rmot/...``) whose referrer has a
 ``calibration``; CHECKPOINT its iKUN checkpoint. The videos of the split are tracked and scored
@@ -63,7 +68,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='referring tracker config (configs/rmot/...)')
     parser.add_argument('checkpoint', help='iKUN checkpoint')
-    parser.add_argument('--split', default='val', help='split to fit on (default: val)')
+    parser.add_argument('--split', default=None,
+                        help='split to fit on: a split name of the tree or comma-separated '
+                        'videos (default: the config\'s validation split, else "val"; never '
+                        'the test split)')
     parser.add_argument('--out', help='output checkpoint (default: <checkpoint>_calibrated.pth)')
     parser.add_argument('--no-cross-validation', action='store_true',
                         help='keep the fit even when it does not carry over between videos')
@@ -123,10 +131,50 @@ def leave_one_video_out(videos: Sequence[str], evaluate: Callable[..., float],
                 uncalibrated=float(np.mean([f['hota_uncalibrated'] for f in folds])))
 
 
+def default_split(cfg, data_root: str) -> str:
+    """The split to fit on when ``--split`` is not given: the config's ``val_dataloader`` split,
+    else ``'val'`` when the tree has one.
+
+    Raises:
+        SystemExit: no validation split, or one that is the test split (by name, or by its
+            videos equal to those of ``'test'`` / the config's test dataloader split).
+    """
+    from ikun_mm.datasets import resolve_videos
+
+    def split_of(name):
+        loader = cfg.get(name)
+        dataset = loader.get('dataset') if loader else None
+        return None if not dataset else dataset.get('split')
+
+    split = split_of('val_dataloader') or 'val'
+    test_splits = ['test'] + [s for s in [split_of('test_dataloader')] if s]
+    try:
+        videos = sorted(resolve_videos(data_root, split))
+    except ValueError as exc:
+        raise SystemExit(f'no validation split to fit on ({exc}): give --split (a validation '
+                         'split or videos; never the test split)')
+    same = split in test_splits
+    for test in test_splits:
+        try:
+            same = same or videos == sorted(resolve_videos(data_root, test))
+        except ValueError:
+            pass
+    if same:
+        raise SystemExit(f'the default split {split!r} is the test split: fitting a, b there '
+                         'tunes them on the test videos; give --split (a validation split)')
+    return split
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     register_all_modules()
     cfg = load_runner_config(args.config, cfg_options=args.cfg_options)
+    data = cfg.test_dataloader.dataset
+    split = args.split or default_split(cfg, data.data_root)
+    if isinstance(split, str) and ',' in split:
+        split = split.split(',')
+    if split == 'test':
+        print('warning: fitting a, b on the test split (given with --split)', flush=True)
     out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
     if osp.exists(out):
         raise SystemExit(f'{out} exists; give another --out')
@@ -136,9 +184,9 @@ def main(argv=None) -> int:
         raise SystemExit(f'{args.config}: model.referrer has no calibration to fit')
     model.load_referrer_checkpoint(args.checkpoint)
     model.eval()
-    data = cfg.test_dataloader.dataset
-    dataset = ReferKittiDataset(data_root=data.data_root, split=args.split,
-                                exclude_sentences=data.get('exclude_sentences', ()))
+    dataset = ReferKittiDataset(data_root=data.data_root, split=split,
+                                exclude_sentences=data.get('exclude_sentences', ()),
+                                synonyms=data.get('synonyms'))
     with torch.no_grad():
         prepared = prepare_referring(model, list(dataset), progress=True)
         sentences = sorted({s for v in prepared for s in v['sentences']})
@@ -192,13 +240,13 @@ def main(argv=None) -> int:
     state[f'{prefix}calibration.a'] = torch.tensor(float(a))
     state[f'{prefix}calibration.b'] = torch.tensor(float(b))
     info = dict(a=float(a), b=float(b), hota=round(hota, 3), hota_uncalibrated=round(raw, 3),
-                objective='HOTA', split=args.split, source_checkpoint=osp.basename(
-                    args.checkpoint), cross_validation=cv)
+                objective='HOTA', split=split if isinstance(split, str) else list(split),
+                source_checkpoint=osp.basename(args.checkpoint), cross_validation=cv)
     if 'state_dict' in ckpt:
         ckpt.setdefault('meta', {})['calibration'] = info
     torch.save(ckpt, out)
     print(f'calibration a={a:g} b={b:g}: HOTA {hota:.2f} (uncalibrated {raw:.2f}) on split '
-          f'{args.split!r}; saved {out}')
+          f'{split!r}; saved {out}')
     print(json.dumps(info))
     return 0
 
