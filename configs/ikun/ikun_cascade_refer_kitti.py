@@ -7,14 +7,17 @@ _base_ = [
     '../_base_/schedules/ikun_100e.py', '../_base_/default_runtime.py'
 ]
 
-# Similarity calibration (SPEC §3.10), test time only: frozen CLIP ViT-B/32 text tower (give its
-# weights with model.calibration.text_encoder.pretrained=...), paper a=8, b=-0.1; refit a and b
-# with tools/analysis/fit_calibration.py. enabled=False switches it off.
+# Similarity calibration (iKUN paper; official similarity_calibration.py), test time only:
+# frozen CLIP ViT-B/32 text tower (give its weights with
+# model.calibration.text_encoder.pretrained=...), p_j = positive-box shares of the canonical
+# training expressions (synonyms merged, as the datasets above), paper a=8, b=-0.1; refit a and
+# b with tools/analysis/fit_calibration.py. enabled=False switches it off.
 model = dict(
     calibration=dict(
         type='SimilarityCalibration',
         data_root={{_base_.data_root}},
         split='train',
+        synonyms={{_base_.synonyms}},
         text_encoder=dict(type='CLIPTextEncoder', model_name='ViT-B-32', pretrained=None),
         a=8.0,
         b=-0.1,

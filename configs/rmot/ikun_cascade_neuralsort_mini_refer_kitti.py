@@ -11,4 +11,4 @@ _base_ = ['./ikun_cascade_neuralsort_nocalib_mini_refer_kitti.py']
 model = dict(
     referrer=dict(
         calibration=dict(type='SimilarityCalibration', data_root={{_base_.data_root}},
-                         split='train', a=8.0, b=-0.1)))
+                         split='train', synonyms='refer_kitti', a=8.0, b=-0.1)))

@@ -31,7 +31,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='ReferKittiDataset', data_root=data_root, split='test',
-                 pipeline=[dict(type='PackReferringVideo')]))
+                 synonyms='refer_kitti', pipeline=[dict(type='PackReferringVideo')]))
 # `out_dir` keeps the files in TrackEval's layout; tools/test.py points it into the work dir.
 test_evaluator = dict(
     _delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)

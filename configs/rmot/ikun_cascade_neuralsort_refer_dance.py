@@ -6,6 +6,8 @@ _base_ = ['./ikun_cascade_neuralsort_refer_kitti.py']
 data_root = 'data/refer-dance'
 model = dict(
     detector=dict(det_dir=data_root + '/KITTI/detections/image_02'),
-    referrer=dict(calibration=dict(data_root=data_root)),
+    referrer=dict(calibration=dict(data_root=data_root, synonyms=None)),
     tracker=dict(per_class=False))
-test_dataloader = dict(dataset=dict(data_root=data_root, exclude_sentences=[]))
+# Refer-KITTI's synonym table (cars/vehicles, people/persons -> pedestrian...) is not Refer-Dance's
+# vocabulary: off here (train the referrer with the same setting).
+test_dataloader = dict(dataset=dict(data_root=data_root, exclude_sentences=[], synonyms=None))

@@ -35,7 +35,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='ReferKittiDataset', data_root=data_root, split='test',
-                 exclude_sentences=exclude_sentences,
+                 exclude_sentences=exclude_sentences, synonyms='refer_kitti',
                  pipeline=[dict(type='PackReferringVideo')]))
 test_evaluator = dict(
     _delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)

@@ -1,5 +1,9 @@
-# Refer-KITTI track windows for iKUN (SPEC §3.1-3.2): GT tracks, T=2 frames per window, local
-# crop + global frame per frame, RandomResizedCrop (scale/ratio 0.8-1.0) for training.
+# Refer-KITTI track windows for iKUN (as in the iKUN paper and its official code): GT tracks,
+# T=2 frames per window, local crop + global frame per frame, RandomResizedCrop (scale/ratio
+# 0.8-1.0) for training. `synonyms='refer_kitti'` maps plurals and synonyms to one canonical
+# text (cars, vehicles -> car; people, persons -> pedestrian; males -> men; females -> women;
+# light color(s) -> light-color) and merges the synonymous expressions of a video, as the
+# official code does; `synonyms=None` keeps every expression file as it is.
 # `data_root` is copied into every dataset below (and the paper configs' calibration) when the
 # config is read. `--cfg-options data_root=...` reaches those copies only through a tool that
 # replaces every field equal to the old top-level value (ikun_mm.utils.load_runner_config);
@@ -8,6 +12,7 @@ dataset_type = 'ReferKittiWindowDataset'
 data_root = 'data/refer-kitti'
 local_size = 224
 global_size = 672
+synonyms = 'refer_kitti'
 
 train_pipeline = [
     dict(type='LoadTrackWindowFrames'),
@@ -27,7 +32,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+    dataset=dict(type=dataset_type, data_root=data_root, split='train', synonyms=synonyms,
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
@@ -37,7 +42,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
-                 pipeline=test_pipeline))
+                 synonyms=synonyms, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # precision / recall / F1 / AUC of (window, expression) matching at score > 0
