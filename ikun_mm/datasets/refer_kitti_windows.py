@@ -30,8 +30,8 @@ class ReferKittiWindowDataset(BaseDataset):
     *every* expression of the video (dense supervision, see below).
 
     **Validation/test** (``test_mode=True``): one item per window as the iKUN paper cuts
-    tracks at test time (runs split at gaps, windows of ``window`` frames, stride ``stride``, last one aligned to the run's end),
-    with its test frames (window positions 0 and len//2) and *all* the video's expressions; the
+    tracks at test time (runs split at gaps, windows of ``window`` frames, stride ``stride``,
+    last one aligned to the run's end), with its test frames (window positions 0 and len//2) and *all* the video's expressions; the
     reference frame is the later test frame. ``IKUN.predict`` scores each window against all of
     them with one visual encoding.
 

@@ -13,8 +13,8 @@ from training).
 The model of CONFIG is loaded from CHECKPOINT and every GT track of the split's videos is scored
 against every expression of its video with :func:`ikun_mm.models.referring.score_tracks`
 (frame scores as at test time, uncalibrated); with the config dataset's ``synonyms`` the model
-scores each expression's canonical text, as it was trained. A (track, frame, expression) is *referred* when the
-expression's JSON lists the track at that frame. a and b are chosen on a grid to maximise the F1
+scores each expression's canonical text, as it was trained. A (track, frame, expression) is
+*referred* when the expression's JSON lists the track at that frame. a and b are chosen on a grid to maximise the F1
 of ``score + a·p(e) + b > 0`` against these labels (the decision the referring tracker makes; a
 proxy of the referring HOTA). The pseudo-frequency p(e) comes from the model's configured
 ``calibration`` (or, when the config has none, from the training split of ``data_root`` with the
