@@ -29,8 +29,16 @@ def prepare_referring(model, items: Sequence[dict], progress: bool = False) -> L
                                 item['img_paths'], progress)
         tracks = tracks_from_rows(rows)
         sentences = [e.sentence for e in item['expressions']]
-        raw = score_tracks(model.referrer, item['img_paths'], tracks, sentences,
+        # the model reads the canonical texts (synonym mapping of the dataset), the metric the
+        # sentences; TrackScores columns follow ``sentences``
+        texts = list(item.get('texts', sentences))
+        unique = list(dict.fromkeys(texts))
+        raw = score_tracks(model.referrer, item['img_paths'], tracks, unique,
                            calibrate=False) if tracks and sentences else {}
+        if len(unique) != len(texts):
+            cols = [unique.index(t) for t in texts]
+            raw = {tid: type(ts)(frames=ts.frames, scores=ts.scores[:, cols])
+                   for tid, ts in raw.items()}
         prepared.append(dict(video=item['video'], annotation=item['annotation'],
                              expressions=item['expressions'], sentences=sentences,
                              num_frames=len(item['img_paths']), tracks=tracks, raw=raw))

@@ -161,7 +161,10 @@ class SimilarityCalibration(BaseModule):
                        merge_shares(list(sentences), list(shares), synonyms))
         self._keys: Optional[torch.Tensor] = None
         # kept out of the module tree: frozen, not part of the checkpoint
-        self.__dict__['_encoder'] = MODELS.build(text_encoder) if text_encoder else None
+        encoder = MODELS.build(text_encoder) if text_encoder else None
+        for param in (encoder.parameters() if encoder is not None else ()):
+            param.requires_grad_(False)  # its own encoder never trains (paper: frozen CLIP)
+        self.__dict__['_encoder'] = encoder
 
     def bind_text_encoder(self, encoder: nn.Module) -> None:
         """Use ``encoder`` when no own text encoder was configured."""
@@ -189,10 +192,15 @@ class SimilarityCalibration(BaseModule):
     def pseudo_frequency(self, sentences: Sequence[str]) -> torch.Tensor:
         """Tensor of shape (E,): p(e) of each sentence."""
         train_sentences, shares = self.table()
-        if self._keys is None:
-            self._keys = self._embed(train_sentences)
+        encoder = self.__dict__['_encoder']
+        if getattr(encoder, 'is_frozen', True):
+            if self._keys is None:  # a frozen encoder's features never change
+                self._keys = self._embed(train_sentences)
+            keys = self._keys
+        else:  # the bound iKUN text encoder trains its embeddings: never reuse old features
+            keys = self._embed(train_sentences)
         return pseudo_frequency(self._embed(self.canonical(sentences)),
-                                self._keys.to(self.a.device), torch.as_tensor(shares), self.tau)
+                                keys.to(self.a.device), torch.as_tensor(shares), self.tau)
 
     def forward(self, scores: torch.Tensor, sentences: Sequence[str],
                 frequency: Optional[torch.Tensor] = None) -> torch.Tensor:

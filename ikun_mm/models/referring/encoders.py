@@ -195,16 +195,24 @@ class TinyConvBackbone(BaseModule):
 class IKUNVisualEncoder(BaseModule):
     """Backbone on the local crops and the global frames, plus learned positional terms.
 
+    Positional terms (official ``pos_emb_local``/``pos_emb_global``): one learned scalar per
+    token position, shapes (N_local,) and (N_global,) ((49,) and (441,) for 224/672 inputs),
+    added to every channel of that token; initialised as ``N**-0.5 · randn(N)``.
+
     Args:
         backbone: config of a backbone with attributes ``out_channels`` and ``stride`` (32 for
             the CLIP ResNet).
         local_size: side of the local input (paper 224 -> 7×7 tokens); multiple of the stride.
         global_size: side of the global input (paper 672 -> 21×21 tokens); multiple of the
             stride.
+        pos_embed: ``'scalar'`` (default, official: one scalar per position) or ``'channel'``
+            (opt-in: one C-vector per position, shapes (N, C), truncated-normal 0.02 init; more
+            capacity than the official terms, which only re-weight positions).
     """
 
     def __init__(self, backbone: dict = dict(type='CLIPResNetBackbone'), local_size: int = 224,
-                 global_size: int = 672, init_cfg: Optional[dict] = None) -> None:
+                 global_size: int = 672, pos_embed: str = 'scalar',
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         stride = self.backbone.stride
@@ -212,17 +220,25 @@ class IKUNVisualEncoder(BaseModule):
             if size < stride or size % stride:
                 raise ValueError(f'{name} must be a positive multiple of the backbone stride '
                                  f'{stride}, got {size}')
+        if pos_embed not in ('scalar', 'channel'):
+            raise ValueError(f"pos_embed must be 'scalar' or 'channel', got {pos_embed!r}")
         self.local_size, self.global_size = int(local_size), int(global_size)
         self.out_channels = int(self.backbone.out_channels)
-        c = self.out_channels
-        self.local_pos = nn.Parameter(torch.zeros((local_size // stride)**2, c))
-        self.global_pos = nn.Parameter(torch.zeros((global_size // stride)**2, c))
-        nn.init.trunc_normal_(self.local_pos, std=0.02)
-        nn.init.trunc_normal_(self.global_pos, std=0.02)
+        self.pos_embed = pos_embed
+        n_local, n_global = (local_size // stride)**2, (global_size // stride)**2
+        if pos_embed == 'scalar':
+            self.local_pos = nn.Parameter(n_local**-0.5 * torch.randn(n_local))
+            self.global_pos = nn.Parameter(n_global**-0.5 * torch.randn(n_global))
+        else:
+            self.local_pos = nn.Parameter(torch.zeros(n_local, self.out_channels))
+            self.global_pos = nn.Parameter(torch.zeros(n_global, self.out_channels))
+            nn.init.trunc_normal_(self.local_pos, std=0.02)
+            nn.init.trunc_normal_(self.global_pos, std=0.02)
 
-    @staticmethod
-    def _tokens(fmap: torch.Tensor) -> torch.Tensor:
-        return fmap.flatten(2).transpose(1, 2)  # (N, C, h, w) -> (N, h*w, C)
+    def _tokens(self, fmap: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) feature map -> (N, h*w, C) tokens plus the positional terms."""
+        tokens = fmap.flatten(2).transpose(1, 2)
+        return tokens + (pos[:, None] if self.pos_embed == 'scalar' else pos)
 
     def forward(self, local: torch.Tensor,
                 glob: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -231,26 +247,33 @@ class IKUNVisualEncoder(BaseModule):
         Returns: local tokens Tensor (N, (h/s)², C) and global tokens Tensor (N, (H/s)², C),
         s = the backbone's stride.
         """
-        loc = self._tokens(self.backbone(local)) + self.local_pos
-        glo = self._tokens(self.backbone(glob)) + self.global_pos
-        return loc, glo
+        return (self._tokens(self.backbone(local), self.local_pos),
+                self._tokens(self.backbone(glob), self.global_pos))
 
 
 # ------------------------------------------------------------------------------ text
 class FrozenTextEncoder(BaseModule):
-    """Base of the frozen text encoders: no parameter requires grad and the module stays in
-    eval mode (dropout off) whatever ``train()`` is called with.
+    """Base of the text encoders: frozen except the parameters named in
+    ``trainable_params`` (see :class:`CLIPTextEncoder`), and always in eval mode (dropout off)
+    whatever ``train()`` is called with.
 
     Subclasses set ``token_dim``/``sentence_dim`` and implement :meth:`encode`.
     """
 
     token_dim: int
     sentence_dim: int
+    #: names (as in ``named_parameters()``) of the parameters that stay trainable.
+    trainable_params: Tuple[str, ...] = ()
 
     def freeze(self) -> None:
-        for p in self.parameters():
-            p.requires_grad_(False)
+        for name, p in self.named_parameters():
+            p.requires_grad_(name in self.trainable_params)
         super().train(False)
+
+    @property
+    def is_frozen(self) -> bool:
+        """True when no parameter of the encoder requires grad (its outputs never change)."""
+        return not any(p.requires_grad for p in self.parameters())
 
     def train(self, mode: bool = True) -> 'FrozenTextEncoder':
         return super().train(False)
@@ -258,20 +281,21 @@ class FrozenTextEncoder(BaseModule):
     def encode(self, sentences: Sequence[str]) -> TextFeatures:
         raise NotImplementedError
 
-    @torch.no_grad()
     def forward(self, sentences: Sequence[str]) -> TextFeatures:
         if isinstance(sentences, str) or not len(sentences):
             raise ValueError(f'expected a non-empty list of sentences, got {sentences!r}')
-        return self.encode(list(sentences))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.is_frozen):
+            return self.encode(list(sentences))
 
 
 @MODELS.register_module()
 class CLIPTextEncoder(FrozenTextEncoder):
-    """Frozen open_clip text tower (default: CLIP RN50's, 1024-d).
+    """open_clip text tower (default: CLIP RN50's, 1024-d), frozen as in the official iKUN.
 
     Sentence feature: the EOT token after ``ln_final`` and ``text_projection`` (CLIP's text
-    embedding). Token features: the first ``num_tokens`` tokens through the same ``ln_final``
-    and projection, masked after the EOT token.
+    embedding). Token features: the first ``num_tokens`` positions through the same
+    ``ln_final`` and projection (official ``encode_text_2``: all of them, also those after the
+    EOT token; ``mask`` marks which are real tokens).
 
     Args:
         model_name: open_clip model config whose text tower is used ('RN50', 'ViT-B-32', ...).
@@ -282,11 +306,15 @@ class CLIPTextEncoder(FrozenTextEncoder):
         embed_dim: override of the output dimension.
         num_tokens: token features kept (paper: 10).
         quick_gelu: OpenAI-trained weights use QuickGELU (True for 'RN50').
+        train_embeddings: keep the token embedding and the positional embedding trainable, as
+            the official iKUN does (its ``_freeze_text_encoder`` freezes only the transformer,
+            ``ln_final`` and ``text_projection``). ``False`` freezes the whole tower (use it
+            for a calibration encoder, which must not change).
     """
 
     def __init__(self, model_name: str = 'RN50', pretrained: Optional[str] = None,
                  text_cfg: Optional[dict] = None, embed_dim: Optional[int] = None,
-                 num_tokens: int = 10, quick_gelu: bool = True,
+                 num_tokens: int = 10, quick_gelu: bool = True, train_embeddings: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         import open_clip
@@ -315,6 +343,8 @@ class CLIPTextEncoder(FrozenTextEncoder):
                     'context_length', 'vocab_size', 'attn_mask')
             state = {k: v for k, v in state.items() if not k.startswith(drop)}
             load_strict(self.tower, state, pretrained, f'the {model_name} text tower')
+        if train_embeddings:
+            self.trainable_params = ('tower.token_embedding.weight', 'tower.positional_embedding')
         self.freeze()
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:

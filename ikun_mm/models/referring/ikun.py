@@ -1,18 +1,23 @@
-"""``IKUN``: the insertable referring network of iKUN (CVPR 2024), SPEC §3.
+"""``IKUN``: the insertable referring network of iKUN (Du et al., CVPR 2024).
 
-Per (track window, expression)::
+Per (track window, expression), as the official ``model.py`` (dyhBUPT/iKUN, ``Model.forward``)::
 
     local crops (B, T, 3, h, w), global frames (B, T, 3, H, W)
         -> visual encoder (backbone + positional terms)       [once per window]
         -> [TextFirstKUM] -> local-global fusion -> [CascadeAttention / CrossCorrelation KUM]
         -> mean over tokens, mean over T, Linear C->D = v
-    expression -> frozen text encoder -> tokens (L, D_tok), sentence feature
+    expression -> text encoder -> tokens (L, D_tok), sentence feature f
         -> Linear-ReLU-Linear head = s                          [once per expression]
     score = cos(v, s)
 
+The KUM sees the token features (cascade attention) or the sentence embedding s (the
+convolutional variants; see :mod:`.kum`).
+
 Two ways to run it, with identical maths:
 
-* :meth:`IKUN.forward_pairs` — the naive path: one full forward per (window, expression) pair;
+* :meth:`IKUN.forward_pairs` — the naive path and the entry point that mirrors the official
+  ``forward`` in evaluation mode: B normalised local/global inputs and B sentences -> B cosine
+  logits;
 * :meth:`IKUN.score_windows` — the fast path: the visual encoder runs once per window (it does
   not depend on the text), then KUM, fusion and head run for all expressions in one batch.
 
@@ -30,7 +35,7 @@ from mmengine.structures import BaseDataElement
 
 from ikun_mm.registry import MODELS
 from .encoders import TextFeatures
-from .kum import LocalGlobalFusion
+from .kum import KUMText, LocalGlobalFusion
 
 
 @MODELS.register_module()
@@ -39,11 +44,13 @@ class IKUN(BaseModel):
 
     Args:
         visual_encoder: config of :class:`~.encoders.IKUNVisualEncoder`.
-        text_encoder: config of a frozen text encoder (:class:`~.encoders.CLIPTextEncoder`,
+        text_encoder: config of a text encoder (:class:`~.encoders.CLIPTextEncoder`,
             :class:`~.encoders.SentenceTransformerTextEncoder`).
         kum: config of the KUM; its ``type`` selects the variant (``CascadeAttentionKUM``,
             ``CrossCorrelationKUM``, ``TextFirstKUM``, ``NoTextKUM``). Dimensions are filled in.
         num_heads: heads of the local–global fusion (paper: 4).
+        feature_dim: dimension D of the joint space (official ``feature_dim``, 1024); ``None``:
+            the text encoder's sentence dimension.
         loss: config of the loss (:class:`~.losses.CosineFocalLoss`).
         calibration: optional config of :class:`~.calibration.SimilarityCalibration` (test
             time; ``enabled=False`` switches it off). Without its own ``text_encoder`` it uses
@@ -51,18 +58,17 @@ class IKUN(BaseModel):
         data_preprocessor: config of :class:`~.data_preprocessor.IKUNDataPreprocessor`.
         max_pairs: (window, expression) pairs per KUM + head call in :meth:`score_windows`
             (bounds memory; does not change the results).
-        residual_text_head: ``s = f + head(f)`` with the head's last layer zero-initialised,
-            instead of the paper's ``s = head(f)``. The sentence embedding then starts as the
-            frozen encoder's own and stays close to it, so with a real language model
-            (MiniLM) unseen sentences keep their semantic distances: paraphrases of training
-            expressions score like them, unrelated sentences near zero.
+        residual_text_head: opt-in; ``s = f + head(f)`` with the head's last layer
+            zero-initialised, instead of the official ``s = head(f)``. The sentence embedding
+            then starts as the frozen encoder's own and stays close to it, so with a real
+            language model (MiniLM) unseen sentences keep their semantic distances. Needs
+            ``feature_dim`` equal to the sentence dimension.
 
-    Deliberate differences from the original iKUN code: the sentence feature given to the
-    convolutional KUMs is L2-normalised in training and evaluation alike; every weight file that
-    fails to load raises; nothing is cached across calls; cascade attention is computed in a
-    factored order (same maths, see :class:`~.kum.CascadeAttentionKUM`); and the label of a
-    training sample is read at a defined reference frame (the later sampled frame, see
-    :class:`~ikun_mm.datasets.ReferKittiWindowDataset`).
+    Differences from the original iKUN code that do not change its outputs: every weight file
+    that fails to load raises; nothing is cached across calls; cascade attention is evaluated
+    in a factored order (see :class:`~.kum.CascadeAttentionKUM`); the pooled visual feature and
+    the sentence embedding are not L2-normalised before the cosine (the official evaluation
+    normalises both, which leaves the cosine unchanged).
     """
 
     def __init__(self,
@@ -70,6 +76,7 @@ class IKUN(BaseModel):
                  text_encoder: dict,
                  kum: dict = dict(type='CascadeAttentionKUM'),
                  num_heads: int = 4,
+                 feature_dim: Optional[int] = None,
                  loss: dict = dict(type='CosineFocalLoss', gamma=2.0, reduction='sum'),
                  calibration: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = dict(type='IKUNDataPreprocessor'),
@@ -82,19 +89,23 @@ class IKUN(BaseModel):
         self.text_encoder = MODELS.build(text_encoder)
         c = self.visual_encoder.out_channels
         dt, ds = self.text_encoder.token_dim, self.text_encoder.sentence_dim
+        d = int(feature_dim or ds)
+        self.residual_text_head = bool(residual_text_head)
+        if self.residual_text_head and d != ds:
+            raise ValueError(f'residual_text_head needs feature_dim ({d}) equal to the '
+                             f'sentence dimension of the text encoder ({ds})')
         kum = dict(kum)
         kum.setdefault('visual_dims', c)
         kum.setdefault('token_dims', dt)
-        kum.setdefault('sentence_dims', ds)
+        kum.setdefault('sentence_dims', d)
         kum.setdefault('num_heads', num_heads)
         self.kum = MODELS.build(kum)
         self.fusion = LocalGlobalFusion(c, num_heads)
-        self.text_head = nn.Sequential(nn.Linear(ds, ds), nn.ReLU(inplace=True), nn.Linear(ds, ds))
-        self.residual_text_head = bool(residual_text_head)
+        self.text_head = nn.Sequential(nn.Linear(ds, ds), nn.ReLU(inplace=True), nn.Linear(ds, d))
         if self.residual_text_head:
             nn.init.zeros_(self.text_head[2].weight)
             nn.init.zeros_(self.text_head[2].bias)
-        self.visual_proj = nn.Linear(c, ds)
+        self.visual_proj = nn.Linear(c, d)
         self.loss_module = MODELS.build(loss)
         self.calibration = MODELS.build(calibration) if calibration else None
         if self.calibration is not None:
@@ -128,8 +139,17 @@ class IKUN(BaseModel):
         loc, glo = self.visual_encoder(local.flatten(0, 1), glob.flatten(0, 1))
         return loc.unflatten(0, (b, t)), glo.unflatten(0, (b, t))
 
+    def sentence_embedding(self, text: TextFeatures) -> torch.Tensor:
+        """Trainable head on the sentence feature: Tensor (E, D)."""
+        out = self.text_head(text.sentence)
+        return text.sentence + out if self.residual_text_head else out
+
+    def kum_text(self, text: TextFeatures) -> KUMText:
+        """What the KUM reads of E expressions: token features and sentence embeddings."""
+        return KUMText(text.tokens, text.mask, self.sentence_embedding(text))
+
     def unify_pairs(self, local: torch.Tensor, glob: Optional[torch.Tensor],
-                    text: TextFeatures, win_idx: torch.Tensor,
+                    text: KUMText, win_idx: torch.Tensor,
                     expr_idx: torch.Tensor) -> torch.Tensor:
         """KUM, fusion and pooling of M (window, expression) pairs.
 
@@ -137,7 +157,7 @@ class IKUN(BaseModel):
             local: Tensor of shape (W, T, N_local, C): local tokens of W windows.
             glob: Tensor of shape (W, T, N_global, C), or ``None`` when ``local`` already holds
                 the fused tokens (post-fusion KUMs only).
-            text: TextFeatures of E expressions.
+            text: KUMText of E expressions (tokens and sentence embeddings).
             win_idx, expr_idx: LongTensors of shape (M,): window and expression of each pair.
 
         Returns:
@@ -150,10 +170,11 @@ class IKUN(BaseModel):
                 raise ValueError(f'{type(self.kum).__name__} conditions the tokens before the '
                                  'fusion: give the unfused global tokens')
             t = local.shape[1]
-            text_t = text.index(expr_idx.repeat_interleave(t))
-            loc, glo = self.kum.pre_fusion(local[win_idx].flatten(0, 1),
-                                           glob[win_idx].flatten(0, 1), text_t)
-            fused = self.fusion(loc, glo).unflatten(0, (m, t))
+            loc = local[win_idx].flatten(0, 1)
+            glo = glob[win_idx].flatten(0, 1)
+            # one text row per (pair, frame), as the official code repeats the text T times
+            query, key = self.kum.pre_fusion(loc, glo, text.index(expr_idx.repeat_interleave(t)))
+            fused = self.fusion(query, key, glo, loc).unflatten(0, (m, t))
             idx = torch.arange(m, device=fused.device)
             out = self.kum.post_fusion_pairs(fused, text.index(expr_idx), idx, idx)
         else:
@@ -164,24 +185,13 @@ class IKUN(BaseModel):
             out = self.kum.post_fusion_pairs(fused, text, win_idx, expr_idx)
         return self.visual_proj(out.mean(dim=(1, 2)))
 
-    def unify(self, local: torch.Tensor, glob: torch.Tensor, text: TextFeatures) -> torch.Tensor:
-        """:meth:`unify_pairs` of M aligned pairs: row m of ``local``/``glob`` (Tensors
-        (M, T, N, C)) with text row m. Returns Tensor of shape (M, D)."""
-        idx = torch.arange(local.shape[0], device=local.device)
-        return self.unify_pairs(local, glob, text, idx, idx)
-
-    def sentence_embedding(self, text: TextFeatures) -> torch.Tensor:
-        """Trainable head on the frozen sentence feature: Tensor (E, D)."""
-        out = self.text_head(text.sentence)
-        return text.sentence + out if self.residual_text_head else out
-
     def score_pairs(self, local: torch.Tensor, glob: Optional[torch.Tensor], text: TextFeatures,
                     win_idx: torch.Tensor, expr_idx: torch.Tensor) -> torch.Tensor:
-        """Cosine between :meth:`unify_pairs` and the sentence embedding (trainable head on
-        the frozen sentence feature, computed once per expression): Tensor (M,) in [-1, 1]."""
-        sentence = self.sentence_embedding(text)[expr_idx]
-        visual = self.unify_pairs(local, glob, text, win_idx, expr_idx)
-        return F.cosine_similarity(visual, sentence, dim=-1)
+        """Cosine between :meth:`unify_pairs` and the sentence embedding (computed once per
+        expression): Tensor (M,) in [-1, 1]."""
+        kum_text = self.kum_text(text)
+        visual = self.unify_pairs(local, glob, kum_text, win_idx, expr_idx)
+        return F.cosine_similarity(visual, kum_text.embedding[expr_idx], dim=-1)
 
     # ------------------------------------------------------------------ the two paths
     def forward_pairs(self, local: torch.Tensor, glob: torch.Tensor,

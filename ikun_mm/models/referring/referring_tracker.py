@@ -199,12 +199,14 @@ class ReferringTracker(TrackingByDetection):
     def refer(self, img_paths: Sequence, tracks: Dict[int, np.ndarray],
               expressions: Sequence[str]) -> List[np.ndarray]:
         """Score ``tracks`` against ``expressions`` and keep the referred rows (see
-        :func:`referred_rows`)."""
+        :func:`referred_rows`); each distinct expression text is scored once."""
         if not tracks:
             return [np.zeros((0, 7)) for _ in expressions]
-        scores = score_tracks(self.referrer, img_paths, tracks, expressions, fast=True,
+        unique = list(dict.fromkeys(expressions))
+        scores = score_tracks(self.referrer, img_paths, tracks, unique, fast=True,
                               calibrate=self.calibrate)
-        return referred_rows(tracks, scores, len(expressions), self.score_thr)
+        rows = referred_rows(tracks, scores, len(unique), self.score_thr)
+        return [rows[unique.index(e)] for e in expressions]
 
     @torch.no_grad()
     def refer_video(self, img_paths: Sequence[str], expressions: Sequence[str],
@@ -237,7 +239,10 @@ class ReferringTracker(TrackingByDetection):
             rows = self.track_rows(meta['num_frames'], meta['img_size'], meta['video'],
                                    meta['img_paths'])
             sentences = list(meta['sentences'])
-            referred = self.refer(meta['img_paths'], tracks_from_rows(rows), sentences)
+            # the model reads each expression's canonical text (the dataset's synonym mapping,
+            # e.g. 'vehicles in black' -> 'car in black'); results stay keyed by the sentence
+            texts = list(meta.get('texts', sentences))
+            referred = self.refer(meta['img_paths'], tracks_from_rows(rows), texts)
             sample.pred_track_rows = rows
             sample.pred_referred = dict(zip(sentences, referred))
         return data_samples

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import load_checkpoint
 
 from ikun_mm.datasets import load_video_annotation
+from ikun_mm.models.referring import score_tracks, tracks_from_rows
 from ikun_mm.models.referring.streaming import ReferringStream
 from ikun_mm.registry import MODELS
 
@@ -50,13 +51,25 @@ def _build(root, ckpt, **tracker):
 def test_offline_referring_on_a_video(mini_refer_kitti, referrer_ckpt):
     model = _build(mini_refer_kitti, referrer_ckpt)
     ann = load_video_annotation(mini_refer_kitti, '0005')
+    tracked = model.track_rows(ann.num_frames, ann.img_size, '0005')
+    # reference: iKUN's (calibrated) frame scores of the tracker's tracks
+    scores = score_tracks(model.referrer, ann.img_paths, tracks_from_rows(tracked), EXPRESSIONS)
+    # a random referrer's cosines all sit on one side of 0: refer the upper half of them
+    model.score_thr = float(np.median(np.concatenate([ts.scores for ts in scores.values()])))
     out = model.refer_video(ann.img_paths, EXPRESSIONS, ann.img_size, video='0005')
     assert list(out) == EXPRESSIONS
-    tracked = model.track_rows(ann.num_frames, ann.img_size, '0005')
-    tracked_keys = {(int(f), int(i)) for f, i in tracked[:, :2]}
-    for rows in out.values():
-        assert rows.shape[1] == 7 and (rows[:, 6] > 0).all()  # referred = score above 0
-        assert {(int(f), int(i)) for f, i in rows[:, :2]} <= tracked_keys
+    for e, sentence in enumerate(EXPRESSIONS):
+        expected = {(int(f), tid, round(float(s[e]), 5)) for tid, ts in scores.items()
+                    for f, s in zip(ts.frames, ts.scores) if s[e] > model.score_thr}
+        rows = out[sentence]
+        assert rows.shape[1] == 7
+        assert {(int(r[0]), int(r[1]), round(float(r[6]), 5)) for r in rows} == expected
+    assert sum(len(rows) for rows in out.values()) > 0.3 * len(tracked) * len(EXPRESSIONS)
+    # a threshold below every score refers every tracked box
+    model.score_thr = -10.0
+    everything = model.refer_video(ann.img_paths, EXPRESSIONS[:1], ann.img_size, video='0005')
+    assert {(int(f), int(i)) for f, i in everything['cars'][:, :2]} == \
+        {(int(f), int(i)) for f, i in tracked[:, :2]}
 
 
 def test_checkpoint_routing_is_strict(tmp_path, mini_refer_kitti, referrer_ckpt):
@@ -92,6 +105,9 @@ def test_streaming_final_output_equals_offline(mini_refer_kitti, referrer_ckpt):
     model = _build(mini_refer_kitti, referrer_ckpt)
     model.interpolate = False  # offline interpolation needs the future
     ann = load_video_annotation(mini_refer_kitti, '0005')
+    tracks = tracks_from_rows(model.track_rows(ann.num_frames, ann.img_size, '0005'))
+    scores = score_tracks(model.referrer, ann.img_paths, tracks, EXPRESSIONS)
+    model.score_thr = float(np.median(np.concatenate([ts.scores for ts in scores.values()])))
     offline = model.refer_video(ann.img_paths, EXPRESSIONS, ann.img_size, video='0005')
     stream = ReferringStream(model, EXPRESSIONS, ann.img_size, video='0005')
     for f, path in enumerate(ann.img_paths):
@@ -99,6 +115,7 @@ def test_streaming_final_output_equals_offline(mini_refer_kitti, referrer_ckpt):
         for rows in now.values():
             assert (rows[:, 0] == f).all()
     final = stream.finish()
+    assert sum(len(rows) for rows in final.values()) > 0  # something is referred
     for sentence in EXPRESSIONS:
         np.testing.assert_allclose(final[sentence], offline[sentence], atol=1e-6)
 
