@@ -58,6 +58,7 @@ default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=50, max_
 randomness = dict(seed=0)
 
 # DDP (`tools/dist_train.sh CFG N`): device_ids=None lets DDP wrap the model on CPU (gloo) as
-# well as on one GPU per process; the frozen text encoder has no trainable parameters.
+# well as on one GPU per process; every trainable parameter (text
+# embeddings included) is used in every step, so no unused-parameter search is needed.
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
                          broadcast_buffers=False, find_unused_parameters=False)
