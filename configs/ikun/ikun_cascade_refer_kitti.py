@@ -22,3 +22,7 @@ model = dict(
         a=8.0,
         b=-0.1,
         enabled=True))
+
+# Training windows sampled as the official RMOT_Dataset: only frames where the object is referred
+# by some expression, label at a random one of the two sampled frames.
+train_dataloader = dict(dataset=dict(official_sampling=True))

@@ -60,6 +60,13 @@ class ReferKittiWindowDataset(BaseDataset):
             data, every sentence becomes its canonical text and the synonymous expressions of a
             video are merged into one whose positives are the union of theirs
             (``cars in red`` + ``vehicles in red`` -> ``car in red``).
+        official_sampling: training only; sample as the official iKUN ``RMOT_Dataset``: a
+            track keeps only the frames where at least one expression of the video holds for
+            it (a track with ``window`` or fewer such frames is dropped), the window is
+            ``window`` consecutive entries of that list (gaps included), one frame is drawn
+            from each half, and the label is read at a random one of the two frames. Off: the
+            window lies in a gap-free run of all the track's frames and the label is read at
+            the later frame.
         test_mode: see above.
     """
 
@@ -75,6 +82,7 @@ class ReferKittiWindowDataset(BaseDataset):
                  num_expressions: Optional[int] = 1,
                  exclude_sentences: Sequence[str] = (),
                  synonyms: Synonyms = None,
+                 official_sampling: bool = False,
                  test_mode: bool = False,
                  **kwargs) -> None:
         if positive_ratio is not None and not 0.0 <= positive_ratio <= 1.0:
@@ -85,6 +93,7 @@ class ReferKittiWindowDataset(BaseDataset):
             raise ValueError('positive_ratio applies to one sampled expression; it cannot be '
                              'combined with num_expressions=None (all expressions)')
         self.num_expressions = num_expressions
+        self.official_sampling = bool(official_sampling)
         self.split = split
         self.window = int(window)
         self.stride = int(stride)
@@ -107,6 +116,7 @@ class ReferKittiWindowDataset(BaseDataset):
                 continue
             self.videos[video] = (ann, exprs)
             self._positives[video] = [e.positives() for e in exprs]
+            referred = set().union(*self._positives[video])  # (frame, id) referred at all
             for tid in ann.track_ids():
                 rows = ann.track(tid)
                 frames = rows[:, 0].astype(np.int64)
@@ -116,6 +126,11 @@ class ReferKittiWindowDataset(BaseDataset):
                         items.append(dict(video=video, track_id=tid, window=win.tolist(),
                                           boxes=boxes))
                 else:
+                    if self.official_sampling:
+                        frames = np.array([f for f in frames if (int(f), tid) in referred],
+                                          dtype=np.int64)
+                        if len(frames) <= self.window:
+                            continue
                     items.append(dict(video=video, track_id=tid, frames=frames.tolist(),
                                       boxes=boxes))
         return items
@@ -131,15 +146,19 @@ class ReferKittiWindowDataset(BaseDataset):
 
     # ---------------------------------------------------------------- sampling
     def _sample_train(self, info: dict) -> dict:
-        runs = split_at_gaps(info['frames'])
-        # every window of up to `window` consecutive frames, each equally likely
-        windows = [(run, s) for run in runs
-                   for s in range(max(1, len(run) - self.window + 1))]
-        run, start = windows[np.random.randint(len(windows))]
-        win = run[start:start + self.window]
+        if self.official_sampling:  # `window` consecutive entries of the referred frames
+            frames_all = np.asarray(info['frames'])
+            start = np.random.randint(len(frames_all) - self.window + 1)
+            win = frames_all[start:start + self.window]
+        else:  # every window of up to `window` consecutive frames, each equally likely
+            runs = split_at_gaps(info['frames'])
+            windows = [(run, s) for run in runs
+                       for s in range(max(1, len(run) - self.window + 1))]
+            run, start = windows[np.random.randint(len(windows))]
+            win = run[start:start + self.window]
         pos = training_frame_positions(len(win), np.random.default_rng(np.random.randint(2**31)))
         frames = [int(win[p]) for p in pos]
-        ref = frames[-1]
+        ref = frames[np.random.randint(2)] if self.official_sampling else frames[-1]
         holds = self.holds(info['video'], info['track_id'], ref)
         if self.num_expressions is None:
             return dict(window=win.tolist(), frames=frames, ref_frame=ref,

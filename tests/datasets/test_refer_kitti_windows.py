@@ -73,6 +73,37 @@ def test_train_samples_follow_the_paper(mini_refer_kitti):
         assert float(sample.labels[0]) == float(holds)
 
 
+def test_official_sampling_uses_referred_frames_only(mini_refer_kitti):
+    """official_sampling: as the official RMOT_Dataset, a track keeps the frames where some
+    expression refers to it (tracks with <= 8 such frames are dropped), a window is 8
+    consecutive entries of that list, and the label frame is either sampled frame."""
+    from ikun_mm.datasets import load_expressions, load_video_annotation
+    ds = _dataset(mini_refer_kitti, split='train', official_sampling=True)
+    expected = {}
+    for video in {'0000', '0001', '0002', '0003', '0004'}:
+        ann = load_video_annotation(mini_refer_kitti, video)
+        referred = set()
+        for e in load_expressions(mini_refer_kitti, video, ann):
+            referred |= e.positives()
+        for tid in ann.track_ids():
+            frames = [int(f) for f in ann.track(tid)[:, 0] if (int(f), tid) in referred]
+            if len(frames) > 8:
+                expected[(video, tid)] = frames
+    assert expected  # the check is not vacuous
+    assert {(i['video'], i['track_id']): i['frames'] for i in ds.data_list} == expected
+    np.random.seed(0)
+    ref_positions = set()
+    for _ in range(4):
+        for idx in range(len(ds)):
+            sample = ds[idx]['data_samples']
+            listed = expected[(sample.video, sample.track_id)]
+            start = listed.index(sample.window[0])
+            assert sample.window == listed[start:start + 8]
+            assert sample.frames[0] in sample.window[:4] and sample.frames[1] in sample.window[4:]
+            ref_positions.add(sample.frames.index(sample.ref_frame))
+    assert ref_positions == {0, 1}
+
+
 def test_positive_ratio_balances_labels(mini_refer_kitti):
     np.random.seed(1)
     ds = _dataset(mini_refer_kitti, positive_ratio=1.0)

@@ -56,6 +56,7 @@ def test_full_size_configs_follow_the_paper_recipe(path):
     cal = cfg.model.calibration
     assert (cal.a, cal.b, cal.enabled) == (8.0, -0.1, True)
     assert cal.text_encoder.model_name == 'ViT-B-32'
+    assert cfg.train_dataloader.dataset.official_sampling
 
 
 def test_frozen_backbone_ablation_never_moves_the_backbone():
