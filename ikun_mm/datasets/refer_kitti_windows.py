@@ -31,8 +31,8 @@ class ReferKittiWindowDataset(BaseDataset):
 
     **Validation/test** (``test_mode=True``): one item per window as the iKUN paper cuts
     tracks at test time (runs split at gaps, windows of ``window`` frames, stride ``stride``,
-    last one aligned to the run's end), with its test frames (window positions 0 and len//2) and *all* the video's expressions; the
-    reference frame is the later test frame. ``IKUN.predict`` scores each window against all of
+    last one aligned to the run's end), with its test frames (window positions 0 and len//2)
+    and *all* the video's expressions; the reference frame is the later test frame. ``IKUN.predict`` scores each window against all of
     them with one visual encoding.
 
     Items given to the pipeline hold ``video``, ``track_id``, ``window`` (frame indices),
