@@ -6,4 +6,5 @@ _base_ = ['./neuralsort_mini_refer_kitti.py']
 data_root = 'data/refer-kitti/'
 model = dict(
     detector=dict(det_dir=data_root + 'KITTI/detections/image_02'),
-    tracker=dict(per_class=True, interpolation=dict(_delete_=True, max_gap=20)))
+    tracker=dict(per_class=True),
+    interpolation=dict(max_gap=20))

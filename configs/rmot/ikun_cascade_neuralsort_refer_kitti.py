@@ -25,7 +25,7 @@ model = dict(
     referrer={{_base_.model}},
     score_thr=0.0,
     calibrate=None,
-    interpolate=True)
+    interpolation=dict(max_gap=20))
 
 test_dataloader = dict(
     _delete_=True,

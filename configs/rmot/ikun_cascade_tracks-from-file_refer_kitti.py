@@ -17,7 +17,7 @@
 #   - the tracker: TracksFromFile instead of NeuralSORT (no detector runs, no NKF needed);
 #     the frame column of those files is the 0-based image index (frame_base=0), and the
 #     pedestrian ids are offset by the largest car id, as the official code reads them;
-#   - interpolate=False: the files are final tracks;
+#   - interpolation=None: the files are final tracks;
 #   - the metric's frame convention 'ikun' (the official test's pairing: MOT frame k holds GT and
 #     predictions of image k, images 0 and N-1 carry no prediction). Use 'corrected' to compare
 #     with the rest of ikun_mm's tables.
@@ -29,6 +29,6 @@ track_dir = 'data/refer-kitti/tracks/NeuralSORT'
 model = dict(
     tracker=dict(_delete_=True, type='TracksFromFile', track_dir=track_dir, layout='per_class',
                  frame_base=0, classes=('car', 'pedestrian')),
-    interpolate=False)
+    interpolation=None)
 
 test_evaluator = dict(convention='ikun')

@@ -1,7 +1,9 @@
-# NeuralSORT (SPEC §4) as used by the referring configs: NKF motion, OC-SORT-style velocity
-# consistency and observation-centric re-update, per-class association. `nkf_checkpoint` comes
-# from `python tools/train.py configs/nkf/nkf_mini_refer_kitti.py`; None = an untrained NKF,
-# which is exactly the fixed Kalman filter.
+# NeuralSORT as used by the referring configs (iKUN paper: DeepSORT with the NKF and OC-SORT's
+# post-processing): NKF motion, OC-SORT-style velocity consistency and observation-centric
+# re-update, per-class association. The paper's offline gap interpolation is the model's
+# `interpolation` option (set by the referring configs), not the tracker's. `nkf_checkpoint`
+# comes from `python tools/train.py configs/nkf/nkf_mini_refer_kitti.py`; None = an untrained
+# NKF, which is exactly the fixed Kalman filter.
 nkf_checkpoint = None
 tracker = dict(
     type='NeuralSORTTracker',
@@ -19,5 +21,4 @@ tracker = dict(
     exit_visible_ratio=0.3,
     per_class=True,
     reid=None,
-    interpolation=None,
     num_frames_retain=30)

@@ -8,8 +8,8 @@ w/h, height, and their velocities) with a constant-velocity motion model, observ
 What is learned (the NKF of the NeuralSORT/iKUN paper):
 
 - **Q-Net** sees the previous state estimate ``x_{k-1}`` and outputs the process noise ``Q_k``.
-- **R-Net** sees the current observation ``z_k`` and its detection score and outputs the
-  observation noise ``R_k``.
+- **R-Net** sees the current observation ``z_k`` (its shape, see below) and its detection
+  score and outputs the observation noise ``R_k``.
 
 Both are small MLPs that output a per-dimension *log-variance correction* ``delta`` that
 multiplies mmdet's hand-set noise: ``Q_k = diag(q_fixed(x) * exp(delta_Q))`` and
@@ -18,6 +18,15 @@ the fixed variances are floored at ``min_var``, so Q and R are diagonal with str
 finite entries, i.e. symmetric positive definite by construction, whatever the inputs. The last
 layer of both nets is zero-initialised: an untrained NKF *is* mmdet's KalmanFilter (same numbers to
 float64 round-off).
+
+What R-Net sees of the observation: its shape (aspect ratio, log height) and the detection
+score, not its position. The paper feeds the observation ``z_k`` to R-Net; we leave out the
+centre on purpose: a pixel position is not scale-free (an NKF trained on one image size would
+learn noise per image region and not transfer to another size or camera), the filter gets no
+image size to normalise it with, and the observation noise of a detector depends on the box's
+size and confidence, not on where it lies. The position *relative to the prediction* (the
+innovation) would be scale-free but makes R depend on the residual itself, i.e. a robust
+(outlier-down-weighting) filter the paper does not describe; it is not done either.
 
 Where we deliberately differ from the paper's description: the nets predict diagonal
 covariances as corrections of the fixed filter's (scale-aware) noise rather than full matrices

@@ -115,9 +115,10 @@ class ReferringTracker(TrackingByDetection):
         score_thr: a box is referred when its (calibrated) frame score exceeds this (paper: 0).
         calibrate: ``None`` uses the referrer's calibration when it has an enabled one;
             ``False`` uses raw scores.
-        interpolate: run the tracker's offline ``postprocess`` (e.g. NeuralSORT's gap
-            interpolation) before referring. Streaming (:class:`.streaming.ReferringStream`)
-            never does.
+        interpolation: ``dict(max_gap=N)`` fills track gaps of up to N frames offline before
+            referring (the paper's NeuralSORT post-processing; the referring configs set
+            ``max_gap=20``), for whichever tracker is configured; ``None`` keeps the tracker's
+            online output. Streaming (:class:`.streaming.ReferringStream`) never interpolates.
         reid, cmc, data_preprocessor: as in :class:`TrackingByDetection`.
     """
 
@@ -128,18 +129,17 @@ class ReferringTracker(TrackingByDetection):
                  referrer_checkpoint: Optional[str] = None,
                  score_thr: float = 0.0,
                  calibrate: Optional[bool] = None,
-                 interpolate: bool = True,
+                 interpolation: Optional[dict] = None,
                  reid: Optional[dict] = None,
                  cmc: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(detector=detector, tracker=swappable_tracker_cfg(tracker), reid=reid,
-                         cmc=cmc,
+                         cmc=cmc, interpolation=interpolation,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.referrer = MODELS.build(referrer)
         self.score_thr = float(score_thr)
         self.calibrate = calibrate
-        self.interpolate = interpolate
         self._register_load_state_dict_pre_hook(self._route_referrer_checkpoint)
         if referrer_checkpoint:
             self.load_referrer_checkpoint(referrer_checkpoint)
@@ -187,14 +187,14 @@ class ReferringTracker(TrackingByDetection):
     def track_rows(self, num_frames: int, img_size, video: str = '',
                    img_paths: Optional[Sequence[str]] = None,
                    progress: bool = False) -> np.ndarray:
-        """Run detector + tracker over a video (:func:`track_video`; the tracker's offline
-        post-processing only when ``interpolate``).
+        """Run detector + tracker over a video (:func:`track_video`, with the offline gap
+        interpolation when ``interpolation`` is set).
 
         Returns:
             array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
         """
         return track_video(self, num_frames, img_size, video, progress, img_paths,
-                           postprocess=self.interpolate)
+                           postprocess=True)
 
     def refer(self, img_paths: Sequence, tracks: Dict[int, np.ndarray],
               expressions: Sequence[str]) -> List[np.ndarray]:

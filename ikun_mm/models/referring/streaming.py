@@ -7,7 +7,7 @@ therefore gives two outputs:
 * :meth:`ReferringStream.update` returns, for the frame just seen, a *provisional* answer:
   each active track is scored on its most recent window (up to 8 frames of its current run);
 * :meth:`ReferringStream.finish` returns the final answer for the whole video, identical to
-  offline :meth:`~.referring_tracker.ReferringTracker.refer_video` with ``interpolate=False``
+  offline :meth:`~.referring_tracker.ReferringTracker.refer_video` with ``interpolation=None``
   (offline gap interpolation needs the future and is never done online).
 """
 from typing import Dict, List, Optional, Sequence

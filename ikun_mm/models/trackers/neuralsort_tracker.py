@@ -20,15 +20,14 @@ One frame, top to bottom (:meth:`NeuralSORTTracker.track`):
    are kept ``num_frames_retain`` frames;
 8. detections left over with score ``>= init_track_thr`` start new (tentative) tracks.
 
-Offline, :meth:`NeuralSORTTracker.postprocess` fills gaps of each track by linear interpolation
-(``interpolation=dict(max_gap=...)``; online when ``None``).
+The paper's offline linear interpolation of gaps is not part of the (online) tracker: it is the
+model's ``interpolation`` option (:mod:`.interpolation`), applied to any tracker's output.
 
 Where we deliberately differ: the paper's NeuralSORT code was never released; this follows its
 description (DeepSORT + NKF + OC-SORT post-processing). Unlike mmdet's ``OCSORTTracker``, the
 re-update after a gap runs predict/update steps through the virtual boxes (as the OC-SORT paper
 does) instead of updates only, and new tracks need ``init_track_thr`` in every frame, not only the
-first. mmdet's ``InterpolateTracklets`` is not reused for interpolation because it needs
-scikit-learn and drops tracks of two frames or fewer.
+first.
 """
 from typing import List, Optional, Tuple
 
@@ -116,35 +115,6 @@ def visible_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarr
     return np.where(area > 0, iw * ih / np.maximum(area, 1e-9), 0.)
 
 
-def interpolate_tracks(results: np.ndarray, max_gap: int) -> np.ndarray:
-    """Fill gaps of up to ``max_gap`` missing frames in each track by linear interpolation.
-
-    Args:
-        results: array (N, K >= 6): ``frame, id, x1, y1, x2, y2[, score, ...]``.
-        max_gap: longest gap (in missing frames) that is filled.
-
-    Returns:
-        array (N', K) sorted by (frame, id); interpolated rows copy the other columns of the
-        row before the gap.
-    """
-    if len(results) == 0 or max_gap < 1:
-        return results
-    rows = [results]
-    for tid in np.unique(results[:, 1]):
-        track = results[results[:, 1] == tid]
-        track = track[np.argsort(track[:, 0])]
-        for prev, nxt in zip(track[:-1], track[1:]):
-            gap = int(nxt[0] - prev[0]) - 1
-            if 0 < gap <= max_gap:
-                w = np.arange(1, gap + 1)[:, None] / (gap + 1)
-                fill = np.repeat(prev[None], gap, 0)
-                fill[:, 0] = prev[0] + np.arange(1, gap + 1)
-                fill[:, 2:6] = (1 - w) * prev[2:6] + w * nxt[2:6]
-                rows.append(fill)
-    out = np.concatenate(rows)
-    return out[np.lexsort((out[:, 1], out[:, 0]))]
-
-
 # --------------------------------------------------------------------------------------------
 # The tracker
 # --------------------------------------------------------------------------------------------
@@ -176,8 +146,6 @@ class NeuralSORTTracker(BaseTracker):
             img_scale=(128, 64), img_norm_cfg=None, appearance_weight=0.5,
             max_appearance_dist=0.5)``; needs ``model.reid`` at tracking time. ``None`` (default):
             motion only.
-        interpolation: ``dict(max_gap=20)`` to fill gaps offline in :meth:`postprocess`; ``None``
-            keeps results online.
         num_frames_retain: frames an unmatched track is kept before deletion.
     """
 
@@ -196,7 +164,6 @@ class NeuralSORTTracker(BaseTracker):
                  exit_visible_ratio: float = 0.3,
                  per_class: bool = True,
                  reid: Optional[dict] = None,
-                 interpolation: Optional[dict] = None,
                  num_frames_retain: int = 30,
                  **kwargs) -> None:
         if lap is None:
@@ -220,10 +187,6 @@ class NeuralSORTTracker(BaseTracker):
             reid = dict(dict(num_samples=10, img_scale=(128, 64), img_norm_cfg=None,
                              appearance_weight=0.5, max_appearance_dist=0.5), **reid)
         self.reid = reid
-        if interpolation is not None and 'max_gap' not in interpolation:
-            raise ValueError(f'NeuralSORTTracker: interpolation must be dict(max_gap=N), got '
-                             f'{interpolation}')
-        self.interpolation = interpolation
 
     # ---- motion model adapters (batched for NKF, looped for mmdet's KalmanFilter) --------------
     def _predict(self, means: np.ndarray, covs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -492,13 +455,3 @@ class NeuralSORTTracker(BaseTracker):
                 if not matched_tracks[k] and vis[k] < self.exit_visible_ratio:
                     self.tracks.pop(tid)
         return ids
-
-    # ---- offline ---------------------------------------------------------------------------------
-    def postprocess(self, results: np.ndarray) -> np.ndarray:
-        """Offline step on a whole video's results (N, K): ``frame, id, x1, y1, x2, y2, ...``.
-
-        Fills gaps by linear interpolation when ``interpolation`` is set; else returns them as is.
-        """
-        if self.interpolation is None:
-            return results
-        return interpolate_tracks(results, int(self.interpolation['max_gap']))

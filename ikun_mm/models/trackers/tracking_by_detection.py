@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ikun_mm.registry import MODELS
+from .interpolation import check_interpolation, interpolate_tracks
 
 
 @MODELS.register_module()
@@ -22,6 +23,10 @@ class TrackingByDetection(BaseMOTModel):
     here: ``reid`` (appearance model for DeepSORT/StrongSORT/NeuralSORT, off when ``None``) and
     ``cmc`` (camera motion compensation for StrongSORT, off when ``None``).
 
+    Offline post-processing is the model's, not the tracker's: ``interpolation=dict(max_gap=N)``
+    fills gaps of up to N frames in every track of a whole video (:mod:`.interpolation`) after
+    tracking, whichever tracker ran; ``None`` keeps the results online.
+
     A tracker that replays tracks (``TracksFromFile``, class attribute ``replays_tracks``)
     needs no detection: the detector is then not run (it may be ``None``, or the one a base
     config configured) and no pixels are read.
@@ -32,6 +37,7 @@ class TrackingByDetection(BaseMOTModel):
         tracker: tracker config (``NeuralSORTTracker``, ``OCSORTTracker``, ``ByteTracker``,
             ``SORTTracker``, ``StrongSORTTracker``...).
         reid: optional ReID model config.
+        interpolation: ``None`` (online) or ``dict(max_gap=N)`` (offline gap filling).
         cmc: optional camera motion compensation config (``CameraMotionCompensation``).
         data_preprocessor: data preprocessor config.
     """
@@ -41,9 +47,11 @@ class TrackingByDetection(BaseMOTModel):
                  tracker: dict,
                  reid: Optional[dict] = None,
                  cmc: Optional[dict] = None,
+                 interpolation: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.interpolation = check_interpolation(interpolation, type(self).__name__)
         # trackers read mean/std of the input normalisation from the config (as mmdet's DeepSORT)
         self.preprocess_cfg = data_preprocessor
         from ikun_mm.registry import TASK_UTILS
@@ -161,8 +169,8 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
         progress: show a progress bar.
         img_paths: frame image paths; needed when the detector or the tracker reads pixels
             (``model.needs_pixels``), e.g. an mmdet detector instead of cached detections.
-        postprocess: apply the tracker's offline ``postprocess`` (e.g. gap interpolation) when
-            it has one.
+        postprocess: apply the model's offline post-processing (``model.interpolation``: gap
+            filling) when it has one; ``False`` keeps the online results.
 
     Returns:
         array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
@@ -183,6 +191,7 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
         img = model.frame_tensor(img_paths[f]) if model.needs_pixels else None
         rows.append(track_results_array(f, model.track_frame(DetDataSample(metainfo=meta), img)))
     results = np.concatenate(rows) if rows else np.zeros((0, 8))
-    if postprocess and hasattr(model.tracker, 'postprocess') and len(results):
-        results = model.tracker.postprocess(results)
+    interpolation = getattr(model, 'interpolation', None)
+    if postprocess and interpolation is not None and len(results):
+        results = interpolate_tracks(results, interpolation['max_gap'])
     return results

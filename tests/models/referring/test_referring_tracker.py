@@ -103,7 +103,7 @@ def test_swapping_the_tracker_is_one_line(mini_refer_kitti, referrer_ckpt, track
 
 def test_streaming_final_output_equals_offline(mini_refer_kitti, referrer_ckpt):
     model = _build(mini_refer_kitti, referrer_ckpt)
-    model.interpolate = False  # offline interpolation needs the future
+    model.interpolation = None  # offline interpolation needs the future
     ann = load_video_annotation(mini_refer_kitti, '0005')
     tracks = tracks_from_rows(model.track_rows(ann.num_frames, ann.img_size, '0005'))
     scores = score_tracks(model.referrer, ann.img_paths, tracks, EXPRESSIONS)

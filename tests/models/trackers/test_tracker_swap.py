@@ -41,7 +41,7 @@ def test_real_refer_kitti_config_builds():
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'neuralsort_refer_kitti.py'))
     model = MODELS.build(cfg.model)
     assert model.detector.det_dir == 'data/refer-kitti/KITTI/detections/image_02'
-    assert model.tracker.per_class and model.tracker.interpolation == dict(max_gap=20)
+    assert model.tracker.per_class and model.interpolation == dict(max_gap=20)
 
 
 @pytest.mark.parametrize('name', list(TRACKERS))

@@ -235,9 +235,9 @@ def test_config_swap_is_one_line():
     real = Config.fromfile(REAL)
     real_base = Config.fromfile(osp.join(RMOT, 'ikun_cascade_neuralsort_refer_kitti.py'))
     assert real.model.tracker.frame_base == 0 and real.model.tracker.layout == 'per_class'
-    assert real.model.interpolate is False and real.test_evaluator.convention == 'ikun'
+    assert real.model.interpolation is None and real.test_evaluator.convention == 'ikun'
     assert (real.model.referrer.calibration.a, real.model.referrer.calibration.b) == (8.0, -0.1)
-    strip = ('model.tracker', 'model.interpolate', 'test_evaluator.convention', 'track_dir')
+    strip = ('model.tracker', 'model.interpolation', 'test_evaluator.convention', 'track_dir')
     assert _strip(real, *strip) == _strip(real_base, *strip[:-1])
     tracker = MODELS.build(real.model.tracker)
     assert isinstance(tracker, TracksFromFile) and tracker.track_dir == real.track_dir
