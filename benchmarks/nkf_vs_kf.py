@@ -9,7 +9,8 @@ run through the video: at each frame it predicts the box (scored against the GT 
 and then updates with the frame's detection if there is one. Observations are the detection files
 matched to GT by IoU >= 0.5 (``detections``) or GT with simulated noise (``simulated``, seeded).
 Reported: mean squared error of (cx, cy, w, h) normalised by the GT height (the training loss),
-mean centre error in pixels, and mean IoU with GT, over all predicted steps. Both filters run
+and its two halves, the centre part (cx, cy) and the size part (w, h), separately; mean centre
+and size (|dw| and |dh| averaged) errors in pixels; mean IoU with GT; over all predicted steps. Both filters run
 through their numpy tracker API (``initiate``/``predict``/``update``), i.e. as a tracker uses them.
 """
 import argparse
@@ -72,7 +73,7 @@ def sequences(data_root, split, source, seed=0):
 
 
 def evaluate(kf, seqs, pass_score):
-    sq, centre, ious = [], [], []
+    sq, sq_centre, sq_size, centre, size, ious = [], [], [], [], [], []
     for gt, gt_valid, obs, scores, valid in seqs:
         mean, cov = kf.initiate(obs[0])
         for t in range(1, len(gt)):
@@ -81,8 +82,12 @@ def evaluate(kf, seqs, pass_score):
                 p, g = mean[:4], gt[t]
                 pc = np.array([p[0], p[1], p[2] * p[3], p[3]])
                 gc = np.array([g[0], g[1], g[2] * g[3], g[3]])
-                sq.append(np.mean(((pc - gc) / g[3]) ** 2))
+                err = ((pc - gc) / g[3]) ** 2
+                sq.append(np.mean(err))
+                sq_centre.append(np.mean(err[:2]))
+                sq_size.append(np.mean(err[2:]))
                 centre.append(np.hypot(*(pc[:2] - gc[:2])))
+                size.append(np.mean(np.abs(pc[2:] - gc[2:])))
                 a, b = xyah_to_xyxy(p), xyah_to_xyxy(g)
                 inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * \
                     max(0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -93,8 +98,9 @@ def evaluate(kf, seqs, pass_score):
                     mean, cov = kf.update(mean, cov, obs[t], float(scores[t]))
                 else:
                     mean, cov = kf.update(mean, cov, obs[t])
-    return dict(norm_mse=float(np.mean(sq)), centre_err_px=float(np.mean(centre)),
-                iou=float(np.mean(ious)), steps=len(sq))
+    return dict(norm_mse=float(np.mean(sq)), centre_norm_mse=float(np.mean(sq_centre)),
+                size_norm_mse=float(np.mean(sq_size)), centre_err_px=float(np.mean(centre)),
+                size_err_px=float(np.mean(size)), iou=float(np.mean(ious)), steps=len(sq))
 
 
 def main():
@@ -116,7 +122,10 @@ def main():
     out = dict(data_root=args.data_root, split=args.split, source=args.source, tracks=len(seqs),
                kalman_filter=kf, neural_kalman_filter=nkf,
                norm_mse_reduction=1 - nkf['norm_mse'] / kf['norm_mse'],
+               centre_norm_mse_reduction=1 - nkf['centre_norm_mse'] / kf['centre_norm_mse'],
+               size_norm_mse_reduction=1 - nkf['size_norm_mse'] / kf['size_norm_mse'],
                centre_err_reduction=1 - nkf['centre_err_px'] / kf['centre_err_px'],
+               size_err_reduction=1 - nkf['size_err_px'] / kf['size_err_px'],
                target_norm_mse_reduction=0.15)
     out['meets_target'] = out['norm_mse_reduction'] >= 0.15
     if args.json:

@@ -1,6 +1,6 @@
 """HOTA (TrackEval) of NeuralSORT and mmdet's trackers on the same cached detections.
 
-    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split all|train|test]
+    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split test|train|all]
         [--trackers neuralsort ocsort bytetrack sort strongsort] [--nkf-checkpoint CKPT] [--json]
 
 Every tracker is built from ``configs/neuralsort/<name>_mini_refer_kitti.py`` (they differ only
@@ -63,7 +63,9 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/mini_refer_kitti')
-    parser.add_argument('--split', default='all', choices=['all', 'train', 'test'])
+    parser.add_argument('--split', default='test', choices=['all', 'train', 'test'],
+                        help='videos to score (default test: the NKF trains on the train split, '
+                        'so only test is held out)')
     parser.add_argument('--trackers', nargs='+',
                         default=['neuralsort', 'ocsort', 'bytetrack', 'sort', 'strongsort'])
     parser.add_argument('--nkf-checkpoint', default=None, help='trained NKF for NeuralSORT')

@@ -60,5 +60,5 @@ def test_referring_config_fills_gaps_of_a_swapped_tracker(tmp_path):
     cfg.model.referrer = Config.fromfile(TINY).model
     model = MODELS.build(cfg.model)
     rows = model.track_rows(10, (100, 80), '0000')
-    assert len(rows) == 3 + 8  # both gaps filled (2 and 7 frames <= 20)
+    assert len(rows) == 4 + 2 + 7  # both gaps filled (2 and 7 frames <= 20)
     np.testing.assert_array_equal(rows[rows[:, 1] == 2][:, 0], np.arange(9))
