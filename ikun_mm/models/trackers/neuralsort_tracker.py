@@ -1,20 +1,36 @@
-"""NeuralSORT: DeepSORT-style association driven by the Neural Kalman Filter, with OC-SORT's
-observation-centric post-processing.
+"""NeuralSORT: DeepSORT's association driven by the Neural Kalman Filter, with OC-SORT's
+observation-centric extras.
 
-One frame, top to bottom (:meth:`NeuralSORTTracker.track`):
+One frame, top to bottom (:meth:`NeuralSORTTracker.track`; the costs, gates and the cascade are
+the pure functions of :mod:`.matching`):
 
-1. drop detections below ``obj_score_thr``;
+1. drop detections below ``obj_score_thr``; with ``reid`` configured, embed the remaining ones
+   with the model's ReID (crops of the frame);
 2. predict every track at once with the motion model (NKF, or mmdet's ``KalmanFilter``);
-3. **matching cascade** (DeepSORT) over confirmed tracks, most recently seen first: cost
-   ``1 - IoU(predicted box, detection)`` plus OC-SORT's **velocity-direction consistency** term,
-   optionally mixed with an appearance cosine distance, gated by the filter's Mahalanobis
-   distance (chi-square 95%) and by class when ``per_class``;
-4. IoU matching of tentative tracks (and confirmed tracks missed for one frame) to the rest;
-5. **observation-centric recovery** (OC-SORT): still-unmatched tracks against the remaining
-   detections by IoU with their *last observation*;
+3. **matching cascade** (DeepSORT) over confirmed tracks, most recently seen first
+   (frames since the last match ``1, ..., cascade_depth``). The cost is
+
+   * with appearance (``reid``): DeepSORT's nearest-neighbour cosine distance between the
+     detection's feature and the last ``num_samples`` features of the track; pairs with a
+     distance above ``max_appearance_dist`` are forbidden;
+   * motion only (``reid=None``, or no pixels): ``1 - IoU(predicted box, detection)``, accepted
+     up to ``1 - match_iou_thr``;
+
+   plus OC-SORT's **velocity-direction consistency** term (``vel_consist_weight``); pairs outside
+   the filter's chi-square 95% Mahalanobis gate (``gate_with_motion``) or of different classes
+   (``per_class``) are forbidden;
+4. **IoU matching** of tentative tracks and of some unmatched confirmed tracks with the remaining
+   detections (``1 - IoU`` of the predicted box, up to ``1 - match_iou_thr``): with appearance,
+   as DeepSORT, confirmed tracks matched in the previous frame (their appearance failed this
+   frame); motion only, confirmed tracks missed for one frame (the others already had this IoU
+   cost in the cascade);
+5. **observation-centric recovery** (OC-SORT, ``ocr_iou_thr``; ``None`` disables it):
+   still-unmatched confirmed tracks against the remaining detections by IoU with their *last
+   observation* (with appearance, also within ``max_appearance_dist``);
 6. matched tracks are updated; a track re-found after a gap is first **re-updated
-   observation-centrically**: its state is rolled back to its last observation and re-filtered
-   through boxes interpolated linearly to the new detection (OC-SORT's ORU);
+   observation-centrically** (``observation_centric_reupdate``): its state is rolled back to its
+   last observation and re-filtered through boxes interpolated linearly to the new detection
+   (OC-SORT's ORU); matched detections' features join the track's gallery;
 7. unmatched tracks whose predicted box has left the image (visible fraction below
    ``exit_visible_ratio``) are **terminated**, tentative tracks missed once are dropped, others
    are kept ``num_frames_retain`` frames;
@@ -23,11 +39,17 @@ One frame, top to bottom (:meth:`NeuralSORTTracker.track`):
 The paper's offline linear interpolation of gaps is not part of the (online) tracker: it is the
 model's ``interpolation`` option (:mod:`.interpolation`), applied to any tracker's output.
 
-Where we deliberately differ: the paper's NeuralSORT code was never released; this follows its
-description (DeepSORT + NKF + OC-SORT post-processing). Unlike mmdet's ``OCSORTTracker``, the
+Where this differs from DeepSORT and from the paper: the paper's NeuralSORT code was never
+released; this follows its description (DeepSORT + NKF + OC-SORT post-processing). Against
+DeepSORT: the cascade cost may add OC-SORT's direction term, the Mahalanobis gate is the NKF's
+(its covariances are predicted, not hand-set), boxes are tracked per class, tentative tracks need
+``num_tentatives`` consecutive matches (tracks of frame 0 start confirmed), new tracks need
+``init_track_thr``, observation-centric recovery and re-update run after the cascade and IoU
+stages, and tracks leaving the image are ended at once. Against mmdet's ``OCSORTTracker``, the
 re-update after a gap runs predict/update steps through the virtual boxes (as the OC-SORT paper
-does) instead of updates only, and new tracks need ``init_track_thr`` in every frame, not only the
-first.
+does) instead of updates only. Without pixels (e.g. tracking a detection file, ``img=None``) or
+without a ReID module on the model, a tracker configured with ``reid`` logs one line and tracks
+by motion only.
 """
 from typing import List, Optional, Tuple
 
@@ -36,88 +58,23 @@ import torch
 from addict import Dict as AttrDict
 from mmdet.models.trackers import BaseTracker
 from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import bbox_cxcyah_to_xyxy, bbox_overlaps, bbox_xyxy_to_cxcyah
+from mmdet.structures.bbox import bbox_cxcyah_to_xyxy, bbox_xyxy_to_cxcyah
+from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ikun_mm.registry import MODELS, TASK_UTILS
+from ..reid.crops import crop_and_resize, denormalize_pixels, reid_normalize
+from .matching import (CHI2_95_4DOF, FORBIDDEN, box_iou, centers, direction,  # noqa: F401
+                       direction_consistency_cost, gate_cost, lap, linear_assignment,
+                       matching_cascade, min_cost_matching, nearest_neighbor_cosine_distance,
+                       visible_fraction)
 
-try:
-    import lap
-except ImportError:  # pragma: no cover - lap is a runtime requirement
-    lap = None
-
-#: Cost of forbidden pairs (class mismatch, outside the gate). Finite, so lap stays stable.
-FORBIDDEN = 1e6
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers
-# --------------------------------------------------------------------------------------------
-def linear_assignment(cost: np.ndarray, max_cost: float) -> Tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
-    """Minimum-cost one-to-one matching keeping only pairs with ``cost <= max_cost``.
-
-    Args:
-        cost: array of shape (N, M).
-        max_cost: largest accepted cost.
-
-    Returns:
-        matches (K, 2) of (row, col), unmatched rows, unmatched cols.
-    """
-    n, m = cost.shape
-    if n == 0 or m == 0:
-        return np.zeros((0, 2), int), np.arange(n), np.arange(m)
-    _, row_to_col, _ = lap.lapjv(cost, extend_cost=True, cost_limit=max_cost)
-    matches = np.array([(r, c) for r, c in enumerate(row_to_col) if c >= 0], int).reshape(-1, 2)
-    matches = matches[cost[matches[:, 0], matches[:, 1]] <= max_cost]
-    rows = np.setdiff1d(np.arange(n), matches[:, 0])
-    cols = np.setdiff1d(np.arange(m), matches[:, 1])
-    return matches, rows, cols
+#: Keys of the ``reid`` option and their defaults (DeepSORT's budget and cosine threshold are
+#: 100 and 0.2; mmdet's person ReID crops are 256 x 128).
+REID_DEFAULTS = dict(num_samples=100, img_scale=(128, 64), max_appearance_dist=0.2)
 
 
-def centers(boxes: np.ndarray) -> np.ndarray:
-    """Centres (..., 2) of xyxy boxes (..., 4)."""
-    return np.stack([(boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2], -1)
-
-
-def direction(from_boxes: np.ndarray, to_boxes: np.ndarray) -> np.ndarray:
-    """Unit vectors (..., 2) from the centres of ``from_boxes`` to those of ``to_boxes``."""
-    d = centers(to_boxes) - centers(from_boxes)
-    return d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-6)
-
-
-def direction_consistency_cost(track_dirs: np.ndarray, anchor_boxes: np.ndarray,
-                               det_boxes: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """OC-SORT's velocity-direction consistency, as a cost in ``[-0.5, 0.5]``.
-
-    For track ``i`` with motion direction ``track_dirs[i]`` (unit (2,)) estimated from its
-    observation ``anchor_boxes[i]`` a few frames back, and detection ``j``, the cost is
-    ``(angle(track_dirs[i], dir(anchor_i -> det_j)) - pi/2) / pi``: -0.5 when the detection
-    continues the motion, +0.5 when it reverses it, 0 where ``valid[i]`` is False.
-
-    Returns:
-        array of shape (N, M).
-    """
-    if len(track_dirs) == 0 or len(det_boxes) == 0:
-        return np.zeros((len(track_dirs), len(det_boxes)))
-    to_det = direction(anchor_boxes[:, None], det_boxes[None])  # (N, M, 2)
-    cos = np.clip((to_det * track_dirs[:, None]).sum(-1), -1, 1)
-    return (np.arccos(cos) - np.pi / 2) / np.pi * valid[:, None]
-
-
-def visible_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Fraction (N,) of each xyxy box (N, 4) inside the image ``[0, W] x [0, H]``."""
-    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0,
-                                                                   None)
-    iw = np.clip(np.minimum(boxes[:, 2], width) - np.maximum(boxes[:, 0], 0), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], height) - np.maximum(boxes[:, 1], 0), 0, None)
-    return np.where(area > 0, iw * ih / np.maximum(area, 1e-9), 0.)
-
-
-# --------------------------------------------------------------------------------------------
-# The tracker
-# --------------------------------------------------------------------------------------------
 @MODELS.register_module()
 class NeuralSORTTracker(BaseTracker):
     """NeuralSORT tracker (mmdet 3.x tracker API). See the module docstring for the algorithm.
@@ -127,14 +84,16 @@ class NeuralSORTTracker(BaseTracker):
             mmdet's ``dict(type='KalmanFilter')``.
         obj_score_thr: detections scoring below are ignored.
         init_track_thr: lowest score of a detection that starts a new track.
-        match_iou_thr: lowest IoU (after the direction term) of a cascade/IoU-stage match; the
-            largest accepted cost is ``1 - match_iou_thr``.
+        match_iou_thr: lowest IoU of an IoU-stage match, and of a motion-only cascade match
+            (after the direction term); the largest accepted cost is ``1 - match_iou_thr``.
         ocr_iou_thr: lowest IoU between a track's last observation and a detection in
-            observation-centric recovery.
-        gate_with_motion: reject pairs outside the filter's chi-square 95% Mahalanobis gate.
-        cascade_depth: levels of the matching cascade (frames since the last match, 1..depth);
-            older tracks only take part in recovery.
-        vel_consist_weight: weight of the velocity-direction consistency cost (0 disables it).
+            observation-centric recovery; ``None`` disables the recovery.
+        gate_with_motion: forbid pairs outside the filter's chi-square 95% Mahalanobis gate in
+            the cascade.
+        cascade_depth: levels of the matching cascade (frames since the last match,
+            1..depth); older tracks only take part in recovery.
+        vel_consist_weight: weight of the velocity-direction consistency cost in the cascade
+            (0 disables it).
         vel_delta_t: frames back to the observation the motion direction is measured from.
         num_tentatives: consecutive matches that confirm a track (tracks of frame 0 start
             confirmed).
@@ -142,10 +101,14 @@ class NeuralSORTTracker(BaseTracker):
         exit_visible_ratio: an unmatched track whose predicted box has less than this fraction
             inside the image is terminated (0 disables).
         per_class: never match a track with a detection of another class.
-        reid: optional appearance model use (DeepSORT): ``dict(num_samples=10,
-            img_scale=(128, 64), img_norm_cfg=None, appearance_weight=0.5,
-            max_appearance_dist=0.5)``; needs ``model.reid`` at tracking time. ``None`` (default):
-            motion only.
+        observation_centric_reupdate: re-filter a track re-found after a gap through virtual
+            boxes (OC-SORT's ORU); else a plain update of its prediction.
+        reid: appearance (DeepSORT), needs the model's ``reid`` module (an mmdet ``BaseReID``)
+            and the frame's pixels: ``dict(num_samples=100, img_scale=(128, 64),
+            max_appearance_dist=0.2)``, where ``num_samples`` is the size of a track's feature
+            gallery (its last matched detections), ``img_scale`` the ``(h, w)`` the crops are
+            resized to (the ReID's training size), ``max_appearance_dist`` the largest accepted
+            cosine distance. ``None`` (default): motion only.
         num_frames_retain: frames an unmatched track is kept before deletion.
     """
 
@@ -154,7 +117,7 @@ class NeuralSORTTracker(BaseTracker):
                  obj_score_thr: float = 0.3,
                  init_track_thr: float = 0.6,
                  match_iou_thr: float = 0.3,
-                 ocr_iou_thr: float = 0.3,
+                 ocr_iou_thr: Optional[float] = 0.3,
                  gate_with_motion: bool = True,
                  cascade_depth: int = 30,
                  vel_consist_weight: float = 0.2,
@@ -163,6 +126,7 @@ class NeuralSORTTracker(BaseTracker):
                  output_tentative: bool = True,
                  exit_visible_ratio: float = 0.3,
                  per_class: bool = True,
+                 observation_centric_reupdate: bool = True,
                  reid: Optional[dict] = None,
                  num_frames_retain: int = 30,
                  **kwargs) -> None:
@@ -183,10 +147,18 @@ class NeuralSORTTracker(BaseTracker):
         self.output_tentative = output_tentative
         self.exit_visible_ratio = exit_visible_ratio
         self.per_class = per_class
+        self.observation_centric_reupdate = observation_centric_reupdate
         if reid is not None:
-            reid = dict(dict(num_samples=10, img_scale=(128, 64), img_norm_cfg=None,
-                             appearance_weight=0.5, max_appearance_dist=0.5), **reid)
+            unknown = sorted(set(reid) - set(REID_DEFAULTS))
+            if unknown:
+                raise ValueError(f'NeuralSORTTracker: unknown reid option(s) {unknown}; the '
+                                 f'options are {sorted(REID_DEFAULTS)}')
+            reid = dict(REID_DEFAULTS, **reid)
+            if int(reid['num_samples']) < 1:
+                raise ValueError(f'NeuralSORTTracker: reid.num_samples must be >= 1, got '
+                                 f'{reid["num_samples"]}')
         self.reid = reid
+        self._fallback_logged = False
 
     # ---- motion model adapters (batched for NKF, looped for mmdet's KalmanFilter) --------------
     def _predict(self, means: np.ndarray, covs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -226,6 +198,7 @@ class NeuralSORTTracker(BaseTracker):
         track.saved = (track.mean, track.covariance)
         track.observations = {int(track.frame_ids[-1]): box}
         track.direction = None
+        track.gallery = []  # appearance features (D,) of the last matched detections
 
     def update_track(self, id: int, obj: Tuple[Tensor]) -> None:
         """Append the new observation (the filter update is done batched in :meth:`track`)."""
@@ -276,23 +249,62 @@ class NeuralSORTTracker(BaseTracker):
         track.mean, track.covariance = mean, cov
         track.saved = (mean, cov)
 
-    def _appearance(self, model, img, data_sample, bboxes: Tensor, rescale: bool,
-                    data_preprocessor) -> Optional[Tensor]:
+    # ---- appearance ------------------------------------------------------------------------------
+    def _motion_only(self, reason: str) -> None:
+        """Log (once per tracker) that appearance is off and why."""
+        if not self._fallback_logged:
+            MMLogger.get_current_instance().info(
+                f'NeuralSORTTracker: reid is configured but {reason}; tracking by motion only')
+            self._fallback_logged = True
+
+    def _appearance(self, model: Optional[torch.nn.Module], img, data_sample: DetDataSample,
+                    bboxes: Tensor, rescale: bool,
+                    data_preprocessor: Optional[dict]) -> Optional[np.ndarray]:
+        """ReID features of the detections, or None for motion only.
+
+        Args:
+            model: the tracking model; its ``reid`` module embeds the crops.
+            img: the frame, Tensor (1, 3, H, W) (or a list of one (3, H, W)) in the model's
+                input space, or None.
+            data_sample: the frame (metainfo ``scale_factor`` maps boxes to ``img`` when
+                ``rescale``).
+            bboxes: detections, shape (M, 4) xyxy.
+            rescale: whether ``bboxes`` are in original image coordinates.
+            data_preprocessor: the normalisation ``img`` went through (``mean``, ``std``,
+                ``bgr_to_rgb``), or None for raw BGR pixels.
+
+        Returns:
+            array (M, D) or None.
+        """
         if self.reid is None:
             return None
-        if not hasattr(model, 'reid') or model.reid is None:
-            raise RuntimeError('NeuralSORTTracker: reid is configured but the model has no '
-                               '"reid" module')
-        reid_img = img
-        if self.reid.get('img_norm_cfg'):
-            from mmdet.models.utils import imrenormalize
-            norm = dict(mean=data_preprocessor['mean'], std=data_preprocessor['std'],
-                        to_bgr=data_preprocessor.get('rgb_to_bgr', False))
-            reid_img = imrenormalize(img, norm, self.reid['img_norm_cfg'])
-        crops = self.crop_imgs(reid_img, data_sample.metainfo, bboxes.clone(), rescale)
-        if crops.size(0) == 0:
-            return bboxes.new_zeros((0, model.reid.head.out_channels))
-        return model.reid(crops, mode='tensor')
+        reid = getattr(model, 'reid', None) if model is not None else None
+        if reid is None:
+            self._motion_only('the model has no ReID module (model.reid)')
+            return None
+        if isinstance(img, (list, tuple)):
+            img = img[0] if len(img) else None
+        if img is None:
+            self._motion_only('no pixels are given (img=None, e.g. detections from a file)')
+            return None
+        if len(bboxes) == 0:
+            return np.zeros((0, 0))
+        boxes = bboxes.detach().float().clone()
+        if rescale and 'scale_factor' in data_sample.metainfo:
+            sx, sy = data_sample.metainfo['scale_factor'][:2]
+            boxes *= boxes.new_tensor([sx, sy, sx, sy])
+        norm = data_preprocessor if isinstance(data_preprocessor, dict) else None
+        pixels = denormalize_pixels(img, norm)
+        crops = crop_and_resize(pixels, boxes, tuple(self.reid['img_scale']))
+        param = next(reid.parameters(), None)
+        if param is not None:
+            crops = crops.to(param.device)
+        x = reid_normalize(crops, getattr(reid, 'data_preprocessor', None))
+        with torch.no_grad():
+            feats = reid(x, mode='tensor')
+        if isinstance(feats, (tuple, list)):
+            feats = feats[-1]
+        return feats.detach().float().cpu().numpy().reshape(len(bboxes), -1).astype(np.float64)
 
     # ---- tracking --------------------------------------------------------------------------------
     def track(self,
@@ -308,7 +320,9 @@ class NeuralSORTTracker(BaseTracker):
             data_sample: a frame with ``pred_instances`` (``bboxes`` (N, 4) xyxy, ``scores`` (N,),
                 ``labels`` (N,)) and metainfo ``frame_id`` (0 resets the tracker) and ``ori_shape``
                 or ``img_shape`` ((H, W), for terminating tracks that leave the image).
-            model, img, data_preprocessor, rescale: only used for appearance (``reid``).
+            model, img, data_preprocessor, rescale: only used for appearance (``reid``): the
+                model with a ``reid`` module, the frame (Tensor (1, 3, H, W)), the normalisation
+                of ``img`` and whether the boxes are in original image coordinates.
 
         Returns:
             InstanceData with ``bboxes``, ``labels``, ``scores``, ``instances_id`` of the tracked
@@ -321,7 +335,7 @@ class NeuralSORTTracker(BaseTracker):
         inst = data_sample.pred_instances
         keep = inst.scores >= self.obj_score_thr
         bboxes, labels, scores = inst.bboxes[keep], inst.labels[keep], inst.scores[keep]
-        embeds = self._appearance(model, img, data_sample, bboxes, rescale, data_preprocessor)
+        feats = self._appearance(model, img, data_sample, bboxes, rescale, data_preprocessor)
         det_np = bboxes.detach().cpu().numpy().astype(np.float64)
         score_np = scores.detach().cpu().numpy().astype(np.float64)
         label_np = labels.detach().cpu().numpy()
@@ -329,7 +343,7 @@ class NeuralSORTTracker(BaseTracker):
         track_ids = list(self.tracks.keys())
 
         if track_ids:
-            ids = self._associate(track_ids, frame_id, det_np, score_np, label_np, embeds, meta,
+            ids = self._associate(track_ids, frame_id, det_np, score_np, label_np, feats, meta,
                                   ids)
 
         # new tracks
@@ -338,8 +352,14 @@ class NeuralSORTTracker(BaseTracker):
         self.num_tracks += int(new.sum())
         keep = ids >= 0
         ids_t = torch.as_tensor(ids[keep], dtype=torch.long, device=bboxes.device)
-        self.update(ids=ids_t, bboxes=bboxes[keep], labels=labels[keep], scores=scores[keep],
-                    embeds=None if embeds is None else embeds[keep], frame_ids=frame_id)
+        keep_t = torch.as_tensor(keep, device=bboxes.device)
+        self.update(ids=ids_t, bboxes=bboxes[keep_t], labels=labels[keep_t],
+                    scores=scores[keep_t], frame_ids=frame_id)
+        if feats is not None:
+            for k in np.flatnonzero(keep):
+                track = self.tracks.get(int(ids[k]))
+                if track is not None:  # (not popped by pop_invalid_tracks)
+                    track.gallery = (track.gallery + [feats[k]])[-int(self.reid['num_samples']):]
 
         out = keep.copy()
         if not self.output_tentative:
@@ -353,11 +373,13 @@ class NeuralSORTTracker(BaseTracker):
         return result
 
     def _associate(self, track_ids: List[int], frame_id: int, det_np: np.ndarray,
-                   score_np: np.ndarray, label_np: np.ndarray, embeds: Optional[Tensor],
+                   score_np: np.ndarray, label_np: np.ndarray, feats: Optional[np.ndarray],
                    meta: dict, ids: np.ndarray) -> np.ndarray:
+        """Steps 2-7 of the module docstring; fills ``ids`` (M,) with matched track ids."""
         tracks = [self.tracks[i] for i in track_ids]
         n, m = len(tracks), len(det_np)
-        # 1. predict all tracks at once
+        use_app = feats is not None
+        # 2. predict all tracks at once
         means = np.stack([t.mean for t in tracks])
         covs = np.stack([t.covariance for t in tracks])
         shrink = means[:, 3] + means[:, 7] <= 0
@@ -370,75 +392,70 @@ class NeuralSORTTracker(BaseTracker):
         tentative = np.array([bool(t.tentative) for t in tracks])
         track_labels = np.array([int(t.labels[-1]) for t in tracks])
 
-        # 2. cost of every (track, detection) pair
-        det_t = torch.as_tensor(det_np)
-        ious = bbox_overlaps(torch.as_tensor(pred_boxes), det_t).numpy() if m else np.zeros((n, 0))
-        cost = 1 - ious
+        # 3. matching cascade over confirmed tracks
+        ious = box_iou(pred_boxes, det_np)
+        direction_cost = np.zeros((n, m))
         if self.vel_consist_weight and m:
             valid = np.array([t.direction is not None for t in tracks])
             dirs = np.stack([t.direction if t.direction is not None else np.zeros(2)
                              for t in tracks])
             anchors = np.stack([self._anchor_observation(t, frame_id) for t in tracks])
-            cost = cost + self.vel_consist_weight * direction_consistency_cost(
+            direction_cost = self.vel_consist_weight * direction_consistency_cost(
                 dirs, anchors, det_np, valid)
-        if embeds is not None and m:
-            track_embeds = self.get('embeds', track_ids, self.reid['num_samples'], 'mean')
-            a = torch.nn.functional.normalize(track_embeds.float(), dim=1)
-            b = torch.nn.functional.normalize(embeds.float(), dim=1)
-            app = (1 - a @ b.T).cpu().numpy()
-            w = self.reid['appearance_weight']
-            cost = np.where(app > self.reid['max_appearance_dist'], FORBIDDEN,
-                            (1 - w) * cost + w * app)
         class_forbid = np.zeros((n, m), bool)
         if self.per_class:
             class_forbid = track_labels[:, None] != label_np[None]
-        forbidden = class_forbid.copy()
+        maha = None
         if self.gate_with_motion and m:
-            z = bbox_xyxy_to_cxcyah(det_t).numpy()
-            gate = self._gating(means, covs, z, score_np)
-            thr = getattr(self.motion, 'gating_threshold', 9.4877)
-            forbidden |= ~(gate <= thr)
-        cost = np.where(forbidden, FORBIDDEN, cost)
-        max_cost = 1 - self.match_iou_thr
-
+            z = bbox_xyxy_to_cxcyah(torch.as_tensor(det_np)).numpy()
+            maha = self._gating(means, covs, z, score_np)
+        gate_thr = getattr(self.motion, 'gating_threshold', CHI2_95_4DOF)
+        app, max_app = None, None
+        if use_app:
+            app = nearest_neighbor_cosine_distance(
+                [np.asarray(t.get('gallery', [])) for t in tracks], feats)
+            max_app = self.reid['max_appearance_dist']
+            cascade_cost = gate_cost(app + direction_cost, maha, gate_thr, app, max_app,
+                                     class_forbid)
+            cascade_max = FORBIDDEN / 2
+        else:
+            cascade_cost = gate_cost(1 - ious + direction_cost, maha, gate_thr,
+                                     forbidden=class_forbid)
+            cascade_max = 1 - self.match_iou_thr
         matched_tracks = np.zeros(n, bool)
-        free = np.ones(m, bool)
 
-        def assign(rows: np.ndarray, pair_cost: np.ndarray, limit: float) -> None:
-            cols = np.flatnonzero(free)
-            sub = pair_cost[np.ix_(rows, cols)]
-            matches, _, _ = linear_assignment(sub, limit)
+        def record(matches: np.ndarray) -> None:
             for r, c in matches:
-                ids[cols[c]] = track_ids[rows[r]]
-                matched_tracks[rows[r]] = True
-                free[cols[c]] = False
+                ids[c] = track_ids[r]
+                matched_tracks[r] = True
 
-        # 3. matching cascade over confirmed tracks
-        for level in range(1, self.cascade_depth + 1):
-            rows = np.flatnonzero(~tentative & (age == level) & ~matched_tracks)
-            if len(rows) and free.any():
-                assign(rows, cost, max_cost)
-        # 4. IoU stage: tentative tracks and confirmed ones missed for one frame
-        rows = np.flatnonzero(~matched_tracks & (tentative | (age == 2)))
-        if len(rows) and free.any():
-            iou_cost = np.where(class_forbid, FORBIDDEN, 1 - ious)
-            assign(rows, iou_cost, max_cost)
+        matches, _, free = matching_cascade(cascade_cost, age, np.flatnonzero(~tentative),
+                                            np.arange(m), self.cascade_depth, cascade_max)
+        record(matches)
+        # 4. IoU stage: tentative tracks and some unmatched confirmed ones
+        iou_age = 1 if use_app else 2
+        rows = np.flatnonzero(~matched_tracks & (tentative | (age == iou_age)))
+        if len(rows) and len(free):
+            matches, _, free = min_cost_matching(gate_cost(1 - ious, forbidden=class_forbid),
+                                                 rows, free, 1 - self.match_iou_thr)
+            record(matches)
         # 5. observation-centric recovery with the last observation
         rows = np.flatnonzero(~matched_tracks & ~tentative)
-        if len(rows) and free.any():
+        if self.ocr_iou_thr is not None and len(rows) and len(free):
             last = np.stack([self._last_observation(t) for t in tracks])
-            ocr = 1 - bbox_overlaps(torch.as_tensor(last), det_t).numpy()
-            ocr = np.where(class_forbid, FORBIDDEN, ocr)
-            assign(rows, ocr, 1 - self.ocr_iou_thr)
+            ocr = gate_cost(1 - box_iou(last, det_np), appearance_distance=app,
+                            max_appearance_distance=max_app, forbidden=class_forbid)
+            matches, _, free = min_cost_matching(ocr, rows, free, 1 - self.ocr_iou_thr)
+            record(matches)
 
         # 6. update matched tracks: re-update after gaps, batched update otherwise
         det_of = {int(i): k for k, i in enumerate(ids) if i >= 0}
-        direct = [k for k, tid in enumerate(track_ids)
-                  if matched_tracks[k] and age[k] == 1]
-        for k, tid in enumerate(track_ids):
-            if matched_tracks[k] and age[k] > 1:
-                d = det_of[tid]
-                self._reupdate(tracks[k], frame_id, det_np[d], score_np[d])
+        reupdate = [k for k in range(n)
+                    if matched_tracks[k] and age[k] > 1 and self.observation_centric_reupdate]
+        direct = [k for k in range(n) if matched_tracks[k] and k not in reupdate]
+        for k in reupdate:
+            d = det_of[track_ids[k]]
+            self._reupdate(tracks[k], frame_id, det_np[d], score_np[d])
         if direct:
             dets = [det_of[track_ids[k]] for k in direct]
             z = bbox_xyxy_to_cxcyah(torch.as_tensor(det_np[dets])).numpy()

@@ -142,39 +142,4 @@ def test_visible_fraction_and_interpolation():
     np.testing.assert_allclose(out[out[:, 1] == 1][1:3, 6], [.9, .9])  # copied from before
 
 
-class _ColourReID(torch.nn.Module):
-    """A tiny appearance model: the mean colour of a crop."""
-
-    class head:  # noqa: N801 - mimics mmdet's ReID head attribute
-        out_channels = 3
-
-    def forward(self, crops, mode='tensor'):
-        return crops.mean(dim=(2, 3)) + 1e-3
-
-
-def test_optional_appearance_resolves_a_swap():
-    """Two overlapping objects of different colours swap places: motion alone swaps their ids,
-    the appearance cost keeps them."""
-    img = torch.zeros(1, 3, H, W)
-    model = torch.nn.Module()
-    model.reid = _ColourReID()
-
-    def run(reid):
-        tracker = NeuralSORTTracker(reid=reid, gate_with_motion=False)
-        ids = {}
-        for t in range(6):
-            xa, xb = (50, 82) if t < 3 else (82, 50)
-            frame = img.clone()
-            frame[0, 2, 40:80, xb:xb + 40] = 1.  # B is blue, behind
-            frame[0, :, 40:80, xa:xa + 40] = 0.
-            frame[0, 0, 40:80, xa:xa + 40] = 1.  # A is red, in front
-            s = _sample(t, [[xa, 40, xa + 40, 80], [xb, 40, xb + 40, 80]])
-            out = tracker.track(s, model=model, img=frame)
-            for box, tid in zip(out.bboxes.tolist(), out.instances_id.tolist()):
-                ids.setdefault('A' if box[0] == xa else 'B', []).append(tid)
-        return ids
-
-    with_app = run(dict(img_scale=(16, 8), appearance_weight=0.5, max_appearance_dist=0.5))
-    assert len(set(with_app['A'])) == 1 and len(set(with_app['B'])) == 1
-    motion_only = run(None)
-    assert len(set(motion_only['A'])) == 2
+# Appearance (DeepSORT matching with a ReID): tests/models/trackers/test_neuralsort_appearance.py
