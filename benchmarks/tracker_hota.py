@@ -1,7 +1,8 @@
 """HOTA (TrackEval) of NeuralSORT and mmdet's trackers on the same cached detections.
 
     python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split test|train|all]
-        [--trackers neuralsort ocsort bytetrack sort strongsort] [--nkf-checkpoint CKPT] [--json]
+        [--trackers neuralsort neuralsort_reid ocsort bytetrack sort strongsort]
+        [--nkf-checkpoint CKPT] [--reid-checkpoint CKPT] [--json]
 
 Every tracker is built from ``configs/neuralsort/<name>_mini_refer_kitti.py`` (they differ only
 in ``model.tracker``) and run on the data root's detection files; ground truth is each video's
@@ -24,7 +25,8 @@ def gt_rows(ann) -> np.ndarray:
     return np.c_[b[:, 0] + 1, b[:, 1], b[:, 3], b[:, 4], b[:, 5] - b[:, 3], b[:, 6] - b[:, 4]]
 
 
-def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None):
+def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
+        reid_checkpoint=None):
     from mmengine.config import Config
 
     from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_video_annotation,
@@ -46,14 +48,19 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort',
                                        f'{name}_mini_refer_kitti.py'))
         cfg.model.detector.det_dir = osp.join(data_root, DETECTION_DIR)
-        if name == 'neuralsort' and nkf_checkpoint:
+        if name.startswith('neuralsort') and nkf_checkpoint:
             cfg.model.tracker.motion.checkpoint = nkf_checkpoint
-        if name == 'neuralsort' and cfg_options:
+        if name.startswith('neuralsort') and cfg_options:
             cfg.merge_from_dict(cfg_options)
+        if name == 'neuralsort_reid':
+            if not reid_checkpoint:
+                raise SystemExit('neuralsort_reid needs --reid-checkpoint (a trained ReID)')
+            cfg.model.reid.checkpoint = reid_checkpoint
         model = MODELS.build(cfg.model).eval()
         pred = {}
         for v, a in anns.items():
-            res = track_video(model, a.num_frames, a.img_size, video=v)
+            res = track_video(model, a.num_frames, a.img_size, video=v,
+                              img_paths=a.img_paths if model.needs_pixels else None)
             pred[v] = mot_rows_from_boxes(res[:, :7])
         table[name] = evaluate_mot(gt, pred, frames)['COMBINED']
     return dict(data_root=data_root, split=split, videos=sorted(videos),
@@ -69,6 +76,8 @@ def main():
     parser.add_argument('--trackers', nargs='+',
                         default=['neuralsort', 'ocsort', 'bytetrack', 'sort', 'strongsort'])
     parser.add_argument('--nkf-checkpoint', default=None, help='trained NKF for NeuralSORT')
+    parser.add_argument('--reid-checkpoint', default=None,
+                        help='trained ReID for neuralsort_reid (configs/reid/...)')
     parser.add_argument('--neuralsort-motion', choices=['nkf', 'kf'], default='nkf',
                         help="NeuralSORT's motion model: the NKF, or mmdet's fixed KalmanFilter")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
@@ -81,7 +90,8 @@ def main():
     cfg_options = dict(args.cfg_options or {})
     if args.neuralsort_motion == 'kf':
         cfg_options['model.tracker.motion'] = dict(_delete_=True, type='KalmanFilter')
-    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, cfg_options)
+    out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, cfg_options,
+              args.reid_checkpoint)
     if args.json:
         print(json.dumps(out, indent=1))
         return

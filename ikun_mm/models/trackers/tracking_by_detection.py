@@ -167,8 +167,9 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
         video: video name put in the metainfo (used by ``DetectionsFromFile(det_dir=...)`` and
             ``TracksFromFile``, which also reads ``num_frames`` from it).
         progress: show a progress bar.
-        img_paths: frame image paths; needed when the detector or the tracker reads pixels
-            (``model.needs_pixels``), e.g. an mmdet detector instead of cached detections.
+        img_paths: frame image paths; needed when the detector reads pixels (an mmdet detector
+            instead of cached detections). Without them, a ReID model is not used: trackers
+            with appearance fall back to motion only and log it.
         postprocess: apply the model's offline post-processing (``model.interpolation``: gap
             filling) when it has one; ``False`` keeps the online results.
 
@@ -177,7 +178,10 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
     """
     width, height = img_size
     if model.needs_pixels and img_paths is None:
-        raise ValueError('track_video: this detector/tracker reads pixels; give img_paths')
+        from ..detectors.detections_from_file import DetectionsFromFile
+        if not isinstance(model.detector, DetectionsFromFile):
+            raise ValueError('track_video: this detector reads pixels; give img_paths')
+        # only the ReID would look at pixels: the tracker falls back to motion (and says so)
     rows = []
     frames = range(num_frames)
     if progress:
@@ -188,7 +192,8 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
                     ori_shape=(height, width), scale_factor=(1.0, 1.0))
         if img_paths is not None:
             meta['img_path'] = img_paths[f]
-        img = model.frame_tensor(img_paths[f]) if model.needs_pixels else None
+        img = (model.frame_tensor(img_paths[f])
+               if model.needs_pixels and img_paths is not None else None)
         rows.append(track_results_array(f, model.track_frame(DetDataSample(metainfo=meta), img)))
     results = np.concatenate(rows) if rows else np.zeros((0, 8))
     interpolation = getattr(model, 'interpolation', None)

@@ -251,3 +251,11 @@ def test_reid_config_tracks_with_pixels(mini_refer_kitti):
     res = track_video(model, 6, ann.img_size, video=video, img_paths=ann.img_paths)
     assert len(res) and res.shape[1] == 8
     assert any(len(t.gallery) for t in model.tracker.tracks.values())
+    # a detection file without frames (tools/track_detections.py): the ReID is skipped and the
+    # tracker gives the motion-only result, never an error
+    motion_cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort',
+                                          'neuralsort_mini_refer_kitti.py'))
+    motion_cfg.model.detector.det_dir = cfg.model.detector.det_dir
+    motion = MODELS.build(motion_cfg.model).eval()
+    no_pixels = track_video(model, 6, ann.img_size, video=video)
+    np.testing.assert_array_equal(no_pixels, track_video(motion, 6, ann.img_size, video=video))
