@@ -1,6 +1,6 @@
 """HOTA (TrackEval) of NeuralSORT and mmdet's trackers on the same cached detections.
 
-    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split test|train|all]
+    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split test|val|train|all]
         [--trackers neuralsort neuralsort_reid ocsort bytetrack sort strongsort]
         [--nkf-checkpoint CKPT] [--reid-checkpoint CKPT] [--json]
 
@@ -26,7 +26,7 @@ def gt_rows(ann) -> np.ndarray:
 
 
 def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
-        reid_checkpoint=None):
+        reid_checkpoint=None, neuralsort_motion='nkf'):
     from mmengine.config import Config
 
     from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_video_annotation,
@@ -52,6 +52,12 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
             cfg.model.tracker.motion.checkpoint = nkf_checkpoint
         if name.startswith('neuralsort') and cfg_options:
             cfg.merge_from_dict(cfg_options)
+        if name.startswith('neuralsort') and neuralsort_motion == 'kf':
+            # the same tracker with mmdet's fixed filter, gated as the NKF is configured
+            nkf = cfg.model.tracker.motion
+            cfg.model.tracker.motion = dict(type='KalmanFilter',
+                                            center_only=nkf.get('center_only', False),
+                                            use_nsa=nkf.get('use_nsa', False))
         if name == 'neuralsort_reid':
             if not reid_checkpoint:
                 raise SystemExit('neuralsort_reid needs --reid-checkpoint (a trained ReID)')
@@ -70,7 +76,7 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/mini_refer_kitti')
-    parser.add_argument('--split', default='test', choices=['all', 'train', 'test'],
+    parser.add_argument('--split', default='test', choices=['all', 'train', 'val', 'test'],
                         help='videos to score (default test: the NKF trains on the train split, '
                         'so only test is held out)')
     parser.add_argument('--trackers', nargs='+',
@@ -88,10 +94,8 @@ def main():
     import torch
     torch.set_num_threads(1)
     cfg_options = dict(args.cfg_options or {})
-    if args.neuralsort_motion == 'kf':
-        cfg_options['model.tracker.motion'] = dict(_delete_=True, type='KalmanFilter')
     out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, cfg_options,
-              args.reid_checkpoint)
+              args.reid_checkpoint, args.neuralsort_motion)
     if args.json:
         print(json.dumps(out, indent=1))
         return
