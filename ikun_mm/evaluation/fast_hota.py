@@ -41,7 +41,7 @@ Shapes: ``A = 19`` localisation thresholds ``alpha = 0.05, 0.10, ..., 0.95``
 (:data:`ALPHAS`); per sequence ``G`` GT boxes, ``C`` candidate boxes, ``F`` frames.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -752,3 +752,66 @@ class GridResult:
             if k in self.counts:
                 out[k] = self.counts[k]
         return out
+
+
+class ReferringGrid(ShiftGrid):
+    """:class:`ShiftGrid` of the Refer-KITTI protocol over ``prepared`` videos
+    (:func:`~.referring_eval.prepare_referring`): one sequence per (video, expression), named as
+    :class:`~.referring_metric.ReferringMetric` names it, whose candidates are every box of every
+    track of the video with its raw score for that expression.
+
+    A point of :meth:`evaluate_offsets` adds ``offsets(sentences) -> (E,)`` to the raw scores of
+    each video and keeps the boxes scoring above ``score_thr``, exactly as
+    :func:`~.referring_eval.referring_metrics` does (same float operations), so
+    ``grid.evaluate_offsets([f]).combined(...)`` equals ``referring_metrics(prepared, f)``.
+
+    Attributes:
+        videos, sentences: (S,) the video and the sentence of each sequence.
+    """
+
+    def __init__(self, prepared: Sequence[dict], convention: str = 'corrected') -> None:
+        from ikun_mm.datasets.refer_kitti_io import expression_gt_rows, prediction_mot_rows
+        from ikun_mm.models.referring.referring_tracker import referred_rows
+        from .referring_metric import sequence_name
+        gt, cand, frames = {}, {}, {}
+        self.videos: List[str] = []
+        self.sentences: List[str] = []
+        self._video_sentences: Dict[str, List[str]] = {}
+        for video in prepared:
+            sentences, n = video['sentences'], int(video['num_frames'])
+            rows = referred_rows(video['tracks'], video['raw'], len(sentences), -np.inf) \
+                if video['raw'] else [np.zeros((0, 7))] * len(sentences)
+            by_sentence = dict(zip(sentences, rows))
+            self._video_sentences[video['video']] = list(sentences)
+            for expr in video['expressions']:
+                seq = sequence_name(video['video'], expr.file)
+                r = by_sentence.get(expr.sentence, np.zeros((0, 7)))
+                gt[seq] = expression_gt_rows(expr, video['annotation'], convention)
+                cand[seq] = prediction_mot_rows(r[:, :7] if r.size else np.zeros((0, 7)),
+                                                convention, n)
+                frames[seq] = n
+                self.videos.append(video['video'])
+                self.sentences.append(expr.sentence)
+        if len(frames) != len(self.videos):
+            raise ValueError('ReferringGrid: two (video, expression) pairs share a name')
+        super().__init__(gt, cand, frames)
+
+    def sequences_of(self, videos: Sequence[str]) -> List[str]:
+        """The sequences of ``videos``."""
+        wanted = set(videos)
+        return [s for s, v in zip(self.names, self.videos) if v in wanted]
+
+    def shifts(self, offsets: Sequence[Callable[[List[str]], np.ndarray]]) -> np.ndarray:
+        """(n, S) shifts of ``offsets`` (each ``offsets[j](sentences of a video) -> (E,)``)."""
+        out = np.zeros((len(offsets), len(self.names)))
+        for j, fn in enumerate(offsets):
+            per_video = {v: dict(zip(ss, np.asarray(fn(ss), dtype=np.float64)))
+                         for v, ss in self._video_sentences.items()}
+            out[j] = [per_video[v][s] for v, s in zip(self.videos, self.sentences)]
+        return out
+
+    def evaluate_offsets(self, offsets: Sequence[Callable[[List[str]], np.ndarray]],
+                         score_thr: float = 0.0,
+                         metrics: Sequence[str] = ('HOTA', )) -> GridResult:
+        """Evaluate each of ``offsets`` (see :meth:`shifts`) with the model's ``score_thr``."""
+        return self.evaluate(self.shifts(offsets), score_thr, metrics)

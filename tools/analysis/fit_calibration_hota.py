@@ -17,8 +17,13 @@ scores below no calibration on that split. Fit on a validation split, never on t
 A few validation videos are easy to over-fit (91 grid points, one number each), so the fit is
 first checked leave-one-video-out: for each video, (a, b) is fitted on the others and scored on
 it. When these held-out HOTAs are on average no better than no calibration, the tool keeps
-``a = b = 0`` and says so (``--no-cross-validation`` skips the check). Grid points are scored
-by ``--workers`` processes (default 2; TrackEval itself is single-threaded).
+``a = b = 0`` and says so (``--no-cross-validation`` skips the check).
+
+Grid points are scored by :class:`ikun_mm.evaluation.ReferringGrid` (TrackEval's HOTA to 1e-9,
+vectorised): the GT / track-box similarities of every (video, expression) are computed once,
+each grid point is evaluated once on every sequence, and the leave-one-video-out folds only
+re-combine those per-sequence counts, so the whole fit takes seconds instead of one TrackEval
+run per point and fold.
 The result goes to a NEW checkpoint (default ``<checkpoint stem>_calibrated.pth``; existing files
 are not overwritten): ``state_dict['calibration.a'|'calibration.b']`` and
 ``meta['calibration']``. (``fit_calibration.py`` fits the same parameters to a frame-level F1
@@ -26,12 +31,9 @@ proxy on GT tracks, without running the tracker.)
 """
 import argparse
 import json
-import multiprocessing
-import os
 import os.path as osp
 import sys
-from functools import partial
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -39,7 +41,7 @@ from mmengine.config import DictAction
 from tqdm import tqdm
 
 from ikun_mm.datasets import ReferKittiDataset
-from ikun_mm.evaluation import prepare_referring, referring_metrics
+from ikun_mm.evaluation import ReferringGrid, prepare_referring
 from ikun_mm.registry import MODELS
 from ikun_mm.utils import load_runner_config, register_all_modules
 
@@ -48,20 +50,58 @@ B_GRID = tuple(np.round(np.arange(-0.8, 0.41, 0.1), 2))
 
 
 Point = Tuple[float, float]
-#: The evaluation function of the running fit, set before the worker processes are forked.
-_STATE: dict = {}
 
 
-def _hota(by_video: dict, freq: dict, score_thr: float, a: float, b: float,
-          videos: Sequence[str]) -> float:
-    """HOTA of ``videos`` with ``a·p(e) + b`` added to every raw score."""
-    return referring_metrics([by_video[v] for v in videos],
-                             lambda ss: np.array([a * freq[s] + b for s in ss]), score_thr,
-                             metrics=('HOTA', ))['HOTA']
+class GridHota:
+    """HOTA (in %, as :func:`~ikun_mm.evaluation.referring_metrics` reports it) of calibration
+    points ``(a, b)`` on any subset of the videos of ``grid``.
 
+    Each new point is evaluated once on every sequence (a batch of points in one
+    :meth:`~ikun_mm.evaluation.ReferringGrid.evaluate_offsets` call); a subset of videos
+    re-combines the stored per-sequence counts (TrackEval's sequence combination).
 
-def _evaluate_job(job: Tuple[float, float, Tuple[str, ...]]) -> float:
-    return _STATE['evaluate'](*job)
+    Args:
+        grid: the prepared videos.
+        freq: ``{sentence: p(e)}``, the calibration's pseudo-frequency.
+        score_thr: the model's referring threshold.
+    """
+
+    def __init__(self, grid: ReferringGrid, freq: Dict[str, float], score_thr: float,
+                 progress=None) -> None:
+        self.grid, self.freq, self.score_thr, self.progress = grid, freq, score_thr, progress
+        self._results: list = []
+        self._where: Dict[Point, Tuple[int, int]] = {}
+        self.evaluated = 0
+
+    def offsets(self, a: float, b: float) -> Callable[[List[str]], np.ndarray]:
+        """``a·p(e) + b`` per sentence (the float operations of the former TrackEval path)."""
+        return lambda ss: np.array([a * self.freq[s] + b for s in ss])
+
+    def many(self, points: Sequence[Point], videos: Optional[Sequence[str]] = None
+             ) -> List[float]:
+        """HOTA of each point on ``videos`` (default all)."""
+        todo = list(dict.fromkeys(p for p in points if p not in self._where))
+        if todo:
+            result = self.grid.evaluate_offsets([self.offsets(a, b) for a, b in todo],
+                                                self.score_thr, metrics=('HOTA', ))
+            for j, p in enumerate(todo):
+                self._where[p] = (len(self._results), j)
+            self._results.append(result)
+            self.evaluated += len(todo)
+            if self.progress is not None:
+                self.progress.update(len(todo))
+        seqs = None if videos is None else self.grid.sequences_of(videos)
+        combined = {}
+        out = []
+        for p in points:
+            r, j = self._where[p]
+            if r not in combined:
+                combined[r] = self._results[r].combined(seqs)['HOTA']
+            out.append(100.0 * float(combined[r][j]))
+        return out
+
+    def __call__(self, a: float, b: float, videos: Optional[Sequence[str]] = None) -> float:
+        return self.many([(a, b)], videos)[0]
 
 
 def parse_args(argv=None):
@@ -75,8 +115,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='output checkpoint (default: <checkpoint>_calibrated.pth)')
     parser.add_argument('--no-cross-validation', action='store_true',
                         help='keep the fit even when it does not carry over between videos')
-    parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1),
-                        help='processes evaluating grid points (default: min(2, CPUs))')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='ignored (kept for old command lines): the vectorised HOTA '
+                        'scores the whole grid in one process')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -192,40 +233,21 @@ def main(argv=None) -> int:
         sentences = sorted({s for v in prepared for s in v['sentences']})
         freq = dict(zip(sentences, calibration.pseudo_frequency(sentences).cpu().numpy()))
 
-    by_video = {v['video']: v for v in prepared}
-    searches = 1 + (0 if args.no_cross_validation or len(by_video) < 2 else len(by_video))
-    # per search: (0, 0), the grid, 5 finer b; per fold 2 held-out scores; 1 uncalibrated
-    evals = searches * (len(A_GRID) * len(B_GRID) + 6) + 2 * (searches - 1) + 1
-    bar = tqdm(total=evals, unit='eval', desc='fitting a, b (HOTA per grid point)')
-    _STATE['evaluate'] = partial(_hota, by_video, freq, model.score_thr)
-    pool = None
-    if args.workers > 1:  # TrackEval is single-threaded numpy: one process per grid point
-        pool = multiprocessing.get_context('fork').Pool(args.workers)
+    videos = [v['video'] for v in prepared]
+    grid = ReferringGrid(prepared)
+    bar = tqdm(unit='point', desc='fitting a, b (HOTA per grid point, all videos at once)')
+    hota_of = GridHota(grid, freq, model.score_thr, progress=bar)
 
-    done = {}  # (a, b, videos) -> HOTA: the searches share (0, 0) and revisit their best point
+    def evaluate_many(points, videos=None):
+        return hota_of.many(points, videos)
 
-    def evaluate_many(points, videos=tuple(by_video)):
-        jobs = [(a, b, tuple(videos)) for a, b in points]
-        todo = list(dict.fromkeys(j for j in jobs if j not in done))
-        results = pool.imap(_evaluate_job, todo) if pool else map(_evaluate_job, todo)
-        for job, value in zip(todo, results):
-            done[job] = value
-            bar.update(1)
-        bar.update(len(jobs) - len(todo))
-        return [done[j] for j in jobs]
+    def evaluate(a, b, videos=None):
+        return hota_of(a, b, videos)
 
-    def evaluate(a, b, videos=tuple(by_video)):
-        return evaluate_many([(a, b)], videos)[0]
-
-    try:
-        cv = None if args.no_cross_validation else leave_one_video_out(
-            list(by_video), evaluate, evaluate_many=evaluate_many)
-        hota, a, b = grid_search(evaluate, evaluate_many=evaluate_many)
-        raw = evaluate(0.0, 0.0)
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+    cv = None if args.no_cross_validation else leave_one_video_out(
+        videos, evaluate, evaluate_many=evaluate_many)
+    hota, a, b = grid_search(evaluate, evaluate_many=evaluate_many)
+    raw = evaluate(0.0, 0.0)
     bar.close()
     if cv is not None:
         print(f'leave-one-video-out HOTA: fitted {cv["fitted"]:.2f}, uncalibrated '
