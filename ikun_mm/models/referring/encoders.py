@@ -60,15 +60,16 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
         FileNotFoundError: ``path`` does not exist.
         RuntimeError: the file is neither a checkpoint nor a TorchScript archive.
     """
+    from ikun_mm.utils.checkpoint import UnreadableCheckpointError, read_checkpoint
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: checkpoint file does not exist')
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - may be a TorchScript archive
+        obj = read_checkpoint(path, map_location='cpu')
+    except UnreadableCheckpointError as exc:  # may be a TorchScript archive
         try:
             obj = torch.jit.load(path, map_location='cpu').state_dict()
-        except Exception:  # noqa: BLE001
-            raise RuntimeError(f'{path}: cannot read checkpoint ({exc})') from exc
+        except Exception:  # noqa: BLE001 - the checkpoint error names the file
+            raise exc from None
     if isinstance(obj, torch.jit.ScriptModule):
         obj = obj.state_dict()
     if isinstance(obj, dict):

@@ -14,10 +14,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmengine.structures import BaseDataElement
 
 from ikun_mm.registry import MODELS
+from ikun_mm.utils.checkpoint import read_checkpoint
 from ..trackers.tracking_by_detection import TrackingByDetection, track_video
 from .inference import score_tracks
 
@@ -61,22 +61,10 @@ def referred_rows(tracks: Dict[int, np.ndarray], scores: Dict[int, 'object'],
     return out
 
 
-def swappable_tracker_cfg(cfg: dict) -> dict:
-    """Drop the settings the configured tracker class does not take.
-
-    The tracker of a referring config is swapped by changing ``type`` alone (e.g.
-    ``--cfg-options model.tracker.type=OCSORTTracker``): settings of the previous tracker that
-    the new one has no parameter for (NeuralSORT's ``cascade_depth`` for OC-SORT, say) are
-    dropped with a log line instead of failing the build. Shared ones (``motion``,
-    ``obj_score_thr``, ``init_track_thr``, ``num_frames_retain``...) carry over, so the trained
-    NKF drops into any mmdet tracker unchanged.
-    """
+def _init_params(cls) -> set:
+    """The keyword parameters ``cls(...)`` takes: its ``__init__`` and, through ``**kwargs``,
+    those of its bases."""
     import inspect
-
-    from mmengine.logging import MMLogger
-    cls = MODELS.get(cfg['type'])
-    if cls is None:
-        raise KeyError(f'tracker type {cfg["type"]!r} is not registered')
     accepted = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get('__init__')
@@ -87,10 +75,62 @@ def swappable_tracker_cfg(cfg: dict) -> dict:
                                                           p.KEYWORD_ONLY)}
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break  # this __init__ takes no **kwargs: nothing further up receives more
+    accepted.discard('self')
+    return accepted
+
+
+def _registered_tracker_params() -> set:
+    """Every parameter some registered tracker (ikun_mm's or mmdet's) takes."""
+    from mmdet.models.trackers import BaseTracker
+    from mmdet.registry import MODELS as MMDET_MODELS
+    params = set()
+    for registry in (MODELS, MMDET_MODELS):
+        for cls in registry.module_dict.values():
+            if isinstance(cls, type) and issubclass(cls, BaseTracker):
+                params |= _init_params(cls)
+    return params
+
+
+def swappable_tracker_cfg(cfg: dict) -> dict:
+    """Drop the settings the configured tracker class does not take, when they came from
+    swapping the tracker type; any other unknown setting (a typo) is an error.
+
+    The tracker of a referring config is swapped by changing ``type`` alone (e.g.
+    ``--cfg-options model.tracker.type=OCSORTTracker``): settings of the previous tracker that
+    the new one has no parameter for (NeuralSORT's ``cascade_depth`` for OC-SORT, say) are
+    dropped with a log line instead of failing the build. Shared ones (``motion``,
+    ``obj_score_thr``, ``init_track_thr``, ``num_frames_retain``...) carry over, so the trained
+    NKF drops into any mmdet tracker unchanged. A setting that no registered tracker takes
+    (``obj_scor_thr``) cannot come from a swap: it raises.
+
+    Raises:
+        KeyError: the tracker type is not registered.
+        ValueError: a setting no registered tracker takes; the message names it (and the
+            closest setting the tracker does take).
+    """
+    import difflib
+
+    from mmengine.logging import MMLogger
+    cls = MODELS.get(cfg['type'])
+    if cls is None:
+        raise KeyError(f'tracker type {cfg["type"]!r} is not registered')
+    accepted = _init_params(cls)
     dropped = sorted(k for k in cfg if k != 'type' and k not in accepted)
-    if dropped:
-        MMLogger.get_current_instance().info(
-            f'{cfg["type"]} takes no {dropped}: those tracker settings are ignored')
+    if not dropped:
+        return dict(cfg)
+    known = _registered_tracker_params()
+    typos = [k for k in dropped if k not in known]
+    if typos:
+        hints = []
+        for key in typos:
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hints.append(f'{key!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
+        raise ValueError(
+            f'model.tracker: {cfg["type"]} takes no setting {", ".join(hints)}, and no other '
+            f'registered tracker does either (a typo?). {cfg["type"]} takes: '
+            f'{", ".join(sorted(accepted))}')
+    MMLogger.get_current_instance().info(
+        f'{cfg["type"]} takes no {dropped}: those tracker settings are ignored')
     return {k: v for k, v in cfg.items() if k not in dropped}
 
 
@@ -166,7 +206,7 @@ class ReferringTracker(TrackingByDetection):
 
     def load_referrer_checkpoint(self, path: str) -> None:
         """Load an iKUN checkpoint into ``referrer``; any mismatch raises."""
-        ckpt = _load_checkpoint(path, map_location='cpu')
+        ckpt = read_checkpoint(path, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict) or not state:
             raise RuntimeError(f'{path}: not a checkpoint (no state_dict)')

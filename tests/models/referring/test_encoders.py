@@ -44,7 +44,7 @@ def test_bad_checkpoints_raise(tmp_path):
         MODELS.build(dict(type='TinyConvBackbone', pretrained=str(tmp_path / 'nowhere.pth')))
     garbage = tmp_path / 'garbage.pth'
     garbage.write_bytes(b'not a checkpoint')
-    with pytest.raises(RuntimeError, match='garbage.pth: cannot read checkpoint'):
+    with pytest.raises(RuntimeError, match='garbage.pth: not a readable checkpoint'):
         MODELS.build(dict(type='TinyConvBackbone', pretrained=str(garbage)))
     # a CLIP file whose image tower has another depth: keys do not match
     with pytest.raises(RuntimeError, match=r'tiny_clip.pt: cannot load .*missing keys'):
