@@ -7,3 +7,7 @@ default_scope = 'ikun_mm'
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
+# A NaN/inf loss stops training with an error before any checkpoint of it is saved
+# (ikun_mm/engine/hooks/finite_loss_hook.py); default_hooks.finite_loss.enabled=False
+# turns it off.
+default_hooks = dict(finite_loss=dict(type='FiniteLossHook'))
