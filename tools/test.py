@@ -1,9 +1,11 @@
 """Evaluate a trained model with mmengine's Runner.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl [--overwrite]]
                          [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
 
-A checkpoint that does not exist or does not fit the model is an error (it is loaded strictly).
+A checkpoint that does not exist, is not a readable checkpoint (truncated, random bytes) or does
+not fit the model is an error naming the file (it is loaded strictly). An existing ``--out``
+file is only replaced with ``--overwrite``.
 Evaluators whose config has ``out_dir=None`` (e.g. ``ReferringMetric``) write their files into a
 fresh ``trackeval_<timestamp>`` folder of the work dir.
 """
@@ -25,7 +27,9 @@ def parse_args(argv=None):
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and evaluation results')
-    parser.add_argument('--out', help='dump raw predictions to this pickle file')
+    parser.add_argument('--out', help='dump raw predictions to this pickle file (an existing '
+                        'file is an error unless --overwrite is given)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     parser.add_argument('--show-dir', help='draw the predictions into this folder (inside the '
                         'work dir) through the visualization hook, when the config has one')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -58,6 +62,9 @@ def build_config(args) -> Config:
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise SystemExit('--out must be a .pkl file')
+        if osp.exists(args.out) and not args.overwrite:
+            raise SystemExit(f'{args.out} exists; pass --overwrite to replace it, or choose '
+                             'another --out')
         cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
             cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))

@@ -1,10 +1,20 @@
 """Train a model with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --overwrite] [--amp]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+The work dir (``--work-dir``, default ``work_dirs/<config name>``) must not hold the checkpoints
+of an earlier run (``*.pth``, ``last_checkpoint``), unless ``--resume`` continues that run or
+``--overwrite`` starts again in it (those checkpoints are deleted first; the logs of every run
+stay in their own timestamped folders). Otherwise the tool stops before writing anything and
+names the dir; a new ``--work-dir`` is the third way out. (Training on into a sibling folder
+instead would leave scripts that read ``<work dir>/last_checkpoint`` with the earlier run's
+checkpoint.)
 """
 import argparse
+import glob
 import os
+import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
@@ -15,12 +25,20 @@ from ikun_mm.utils import (load_runner_config, register_all_modules, setup_cpu_d
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train an ikun_mm model')
+    parser = argparse.ArgumentParser(
+        description='Train an ikun_mm model',
+        epilog='A work dir that holds checkpoints of an earlier run (*.pth, last_checkpoint) is '
+        'an error naming it: pass --resume to continue that run, --overwrite to train again in '
+        'it (its checkpoints are deleted first), or choose another --work-dir.')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest checkpoint '
                         'in the work dir when no path is given')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='train again in a work dir that holds an earlier run: its '
+                        'checkpoints (*.pth, last_checkpoint) are deleted first. Without '
+                        '--resume or --overwrite such a work dir is an error')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, "key=value" pairs')
@@ -29,8 +47,45 @@ def parse_args(argv=None):
     # torch.distributed.launch passes --local_rank, torchrun passes --local-rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.overwrite and args.resume is not None:
+        parser.error('--resume continues the run of the work dir, --overwrite starts it again: '
+                     'give one of them')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def earlier_run_files(work_dir: str) -> list:
+    """The checkpoints of an earlier run in ``work_dir`` (``*.pth``, ``last_checkpoint``),
+    sorted. Logs do not count: every run logs into its own timestamped folder, so a run that
+    stopped before its first checkpoint does not block the next one."""
+    if not osp.isdir(work_dir):
+        return []
+    return sorted(p for p in glob.glob(osp.join(glob.escape(work_dir), '*'))
+                  if osp.isfile(p) and (p.endswith('.pth') or
+                                        osp.basename(p) == 'last_checkpoint'))
+
+
+def check_work_dir(work_dir: str, resume, overwrite: bool) -> None:
+    """Refuse a work dir holding an earlier run unless ``resume`` or ``overwrite``; with
+    ``overwrite`` delete its checkpoints (on rank 0)."""
+    found = earlier_run_files(work_dir)
+    if not found or resume is not None:
+        return
+    if not overwrite:
+        names = ', '.join(osp.basename(p) for p in found[:4]) + (', ...' if len(found) > 4 else '')
+        raise SystemExit(
+            f'work dir {work_dir} holds an earlier run ({names}): pass --resume to continue it, '
+            f'--overwrite to train again in it (its checkpoints are deleted), or choose another '
+            f'--work-dir')
+    if os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0')) != '0':
+        return
+    for path in found:
+        if osp.isfile(path):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+    print(f'--overwrite: deleted the checkpoints of the earlier run in {work_dir}', flush=True)
 
 
 def build_config(args) -> Config:
@@ -51,6 +106,7 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
+    check_work_dir(cfg.work_dir, args.resume, args.overwrite)
     setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()

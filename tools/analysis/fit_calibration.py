@@ -21,7 +21,8 @@ proxy of the referring HOTA). The pseudo-frequency p(e) comes from the model's c
 model's own text encoder).
 
 The result goes to a NEW checkpoint (default ``<checkpoint>_calibrated.pth``; the input file is
-never overwritten): ``state_dict['calibration.a'|'calibration.b']`` and
+never overwritten, and an existing output file only with ``--overwrite``; the file is written
+atomically): ``state_dict['calibration.a'|'calibration.b']`` and
 ``meta['calibration'] = {a, b, f1, f1_uncalibrated, split, ...}``. A config with
 ``model.calibration`` loads them with the weights.
 """
@@ -30,6 +31,7 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -46,7 +48,11 @@ def parse_args(argv=None):
                         help='split to fit on: a split name of the tree (e.g. "val") or '
                         'comma-separated videos (default: the split of the config\'s '
                         'val_dataloader, unless that is the test split)')
-    parser.add_argument('--out', default=None, help='output checkpoint path')
+    parser.add_argument('--out', default=None, help='output checkpoint path (default: '
+                        '<checkpoint>_calibrated.pth); an existing file is an error unless '
+                        '--overwrite is given')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
     parser.add_argument('--a-range', type=float, nargs=3, default=(0.0, 20.0, 81),
                         metavar=('MIN', 'MAX', 'NUM'), help='grid of a')
     parser.add_argument('--b-range', type=float, nargs=3, default=(-1.0, 1.0, 201),
@@ -151,8 +157,14 @@ def _dataset_synonyms(cfg):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
+    if osp.abspath(out) == osp.abspath(args.checkpoint):
+        raise SystemExit(f'--out {out} is the input checkpoint; choose another file')
+    if osp.exists(out) and not args.overwrite:
+        raise SystemExit(f'{out} exists; pass --overwrite to replace it, or choose another --out')
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
+    from ikun_mm.utils.checkpoint import read_checkpoint
     register_all_modules()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -167,6 +179,8 @@ def main(argv=None):
     split = args.split or default_split(cfg, data_root)
     if isinstance(split, str) and ',' in split:
         split = split.split(',')
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     if split == 'test':
         print('warning: fitting a, b on the test split (given with --split)', flush=True)
     synonyms = _dataset_synonyms(cfg)
@@ -179,14 +193,11 @@ def main(argv=None):
     model_cfg.calibration.enabled = True
     model = MODELS.build(model_cfg)
 
-    out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
-    if osp.abspath(out) == osp.abspath(args.checkpoint):
-        raise SystemExit(f'--out {out} is the input checkpoint; choose another file')
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'{args.checkpoint}: checkpoint file does not exist')
     # mmengine checkpoints pickle their message hub (not loadable with weights_only=True)
-    ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
-    state = ckpt.get('state_dict', ckpt)
+    ckpt = read_checkpoint(args.checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise SystemExit(f'{args.checkpoint}: not a model checkpoint (no state_dict)')
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith('calibration.')]
     if missing or result.unexpected_keys:
@@ -214,8 +225,19 @@ def main(argv=None):
         ckpt = dict(state_dict=state)
     ckpt.setdefault('meta', {})
     ckpt['meta']['calibration'] = summary
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(ckpt, out)
+    folder = osp.dirname(osp.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    if osp.exists(out) and not args.overwrite:  # appeared while fitting
+        raise SystemExit(f'{out} exists; pass --overwrite to replace it, or choose another --out')
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(out), suffix='.partial')
+    os.close(fd)
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
     print(f'calibration a={a:.4g} b={b:.4g}: F1 {summary["f1"]:.4f} (uncalibrated {base:.4f}, '
           f'paper a=8 b=-0.1 {paper:.4f}) on {summary["decisions"]} (box, expression) '
           f'decisions of split {split!r}')
