@@ -6,18 +6,23 @@
         --out work_dirs/demo/cars.mp4 [--det DET.txt | --hog] [--max-frames N] [--fps F] \
         [--upscale 2] [--snapshot work_dirs/demo/cars.jpg [--snapshot-frames 4]]
 
-Input: a video file (.mp4, .avi, ...) or a folder of frames (sorted by name). Detections come
+Input: a video file (.mp4, .avi, ...) or a folder of frames (in natural order: ``2.png`` before
+``10.png``; ``--max-frames N`` keeps the first N, N >= 1). Detections come
 from the config's detector, from a MOTChallenge file given with ``--det``, or from OpenCV's
 built-in HOG people detector with ``--hog`` (both replace the config's detector). Writes OUT.mp4
 (every frame, referred boxes with id, expression number and score, the expressions in the
 corner) and, next to it, one MOTChallenge txt per expression
-(``<out stem>_<expression-with-dashes>.txt``). Existing outputs are never overwritten unless
+(``<out stem>_<expression-with-dashes>.txt``; characters other than letters, digits, ``.``,
+``_`` and ``-`` become dashes, e.g. ``cars/trucks`` -> ``cars-trucks``). Frames and track ids
+are 1-based in the txt files and on the drawn boxes, as ``tools/track_detections.py`` writes
+them. Existing outputs are never overwritten unless
 ``--overwrite`` is given. ``--snapshot PIC.jpg`` also writes a still picture: a 2-column grid
 of evenly spaced drawn frames (first and last included), each labelled with its frame number.
 """
 import argparse
 import os
 import os.path as osp
+import re
 import sys
 import tempfile
 
@@ -33,6 +38,38 @@ from ikun_mm.utils import register_all_modules
 from ikun_mm.visualization import evenly_spaced, render_referred, write_snapshot, write_video
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {text!r}')
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
+def natural_key(name: str):
+    """Sort key putting ``2.png`` before ``10.png`` (digit runs compare as numbers)."""
+    return [(0, int(part), part) if part.isdigit() else (1, 0, part.lower())
+            for part in re.split(r'(\d+)', name) if part]
+
+
+def expression_file_names(stem: str, expressions) -> dict:
+    """``{expression: '<stem>_<sanitised expression>.txt'}``: whitespace and characters other
+    than letters, digits, ``.``, ``_``, ``-`` become single dashes (no ``/`` reaches the file
+    name); expressions that sanitise alike get ``_2``, ``_3``... suffixes."""
+    out, taken = {}, set()
+    for i, sentence in enumerate(dict.fromkeys(expressions)):
+        name = re.sub(r'[^\w.-]+', '-', sentence.strip()).strip('-.') or f'expression{i + 1}'
+        candidate, n = name, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f'{name}_{n}'
+        taken.add(candidate.lower())
+        out[sentence] = f'{stem}_{candidate}.txt'
+    return out
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Referring MOT demo')
     parser.add_argument('source', help='video file or folder of frames')
@@ -43,7 +80,8 @@ def parse_args(argv=None):
     parser.add_argument('--det', help='MOTChallenge detection file replacing the detector')
     parser.add_argument('--hog', action='store_true',
                         help="use OpenCV's built-in HOG people detector (no weights needed)")
-    parser.add_argument('--max-frames', type=int, help='use only the first N frames')
+    parser.add_argument('--max-frames', type=_positive_int, metavar='N',
+                        help='use only the first N frames (N >= 1)')
     parser.add_argument('--fps', type=float, default=10.0, help='fps of the output video')
     parser.add_argument('--upscale', type=float, default=1.0,
                         help='enlarge frames by this factor before drawing (small videos)')
@@ -59,7 +97,8 @@ def parse_args(argv=None):
 def list_frames(source: str, tmp_dir: str, max_frames=None) -> list:
     """Frame paths of a folder of images, or of a video decoded into ``tmp_dir``."""
     if osp.isdir(source):
-        names = sorted(n for n in os.listdir(source) if osp.splitext(n)[1].lower() in IMAGE_EXTS)
+        names = sorted((n for n in os.listdir(source)
+                        if osp.splitext(n)[1].lower() in IMAGE_EXTS), key=natural_key)
         if not names:
             raise SystemExit(f'{source}: no .png/.jpg frames in this folder')
         return [osp.join(source, n) for n in names][:max_frames]
@@ -90,7 +129,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     register_all_modules()
     stem = osp.splitext(args.out)[0]
-    txt_outs = {s: f'{stem}_{"-".join(s.split())}.txt' for s in args.expressions}
+    txt_outs = expression_file_names(stem, args.expressions)
     if args.snapshot and osp.splitext(args.snapshot)[1].lower() not in ('.jpg', '.jpeg', '.png'):
         raise SystemExit(f'{args.snapshot}: the snapshot must be a .jpg or .png file')
     if args.snapshot_frames < 1:
@@ -117,6 +156,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:
         frames = list_frames(args.source, tmp, args.max_frames)
         referred = model.refer_video(frames, args.expressions, progress=True)
+        for rows in referred.values():
+            rows[:, 1] += 1  # 1-based track ids, as tools/track_detections.py writes them
         picks = set(evenly_spaced(len(frames), args.snapshot_frames) if args.snapshot else [])
         kept = {}
 
