@@ -78,3 +78,37 @@ def test_default_split_is_val_never_the_test_split(tmp_path):
     with pytest.raises(SystemExit, match='--split'):
         tool.default_split(cfg, tree(train=['a'], val=['b'], test=['c']))
     assert tool.parse_args(['cfg.py', 'ckpt.pth']).split is None
+
+
+def test_grid_hota_equals_the_metric_and_evaluates_each_point_once(mini_refer_kitti):
+    """The fit's vectorised HOTA equals referring_metrics (TrackEval's numbers, in %) on any
+    subset of videos, and each (a, b) is evaluated once however many folds ask for it."""
+    import importlib.util
+    import os.path as osp
+
+    import numpy as np
+
+    from ikun_mm.datasets import ReferKittiDataset
+    from ikun_mm.evaluation import ReferringGrid, referring_metrics
+    from tests.utils import ROOT
+    tool = _tool()
+    spec = importlib.util.spec_from_file_location(
+        '_bench_hota_speed', osp.join(ROOT, 'benchmarks', 'hota_speed.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    items = list(ReferKittiDataset(data_root=mini_refer_kitti, split='train'))[:3]
+    prepared = bench.synthetic_prepared(items, seed=1)
+    freq = {s: np.float32(0.01 * (len(s) % 5)) for v in prepared for s in v['sentences']}
+    hota = tool.GridHota(ReferringGrid(prepared), freq, score_thr=0.0)
+    videos = [v['video'] for v in prepared]
+    for a, b in [(0.0, 0.0), (4.0, -0.2)]:
+        for subset in (videos, videos[1:]):
+            ref = referring_metrics([v for v in prepared if v['video'] in subset],
+                                    hota.offsets(a, b), 0.0, metrics=('HOTA', ))['HOTA']
+            assert hota(a, b, subset) == pytest.approx(ref, abs=1e-7)
+    assert hota.evaluated == 2
+    cv = tool.leave_one_video_out(videos, hota, a_grid=(0.0, 1.0), b_grid=(-0.1, 0.0),
+                                  evaluate_many=hota.many)
+    assert len(cv['folds']) == 3
+    # (0, 0) and the 2x2 grid once, plus the finer b steps of the folds
+    assert hota.evaluated <= 2 + 4 + 3 * 5
