@@ -4,17 +4,18 @@
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 The work dir (``--work-dir``, default ``work_dirs/<config name>``) must not hold the checkpoints
-of an earlier run (``*.pth``, ``last_checkpoint``), unless ``--resume`` continues that run or
-``--overwrite`` starts again in it (those checkpoints are deleted first; the logs of every run
-stay in their own timestamped folders). Otherwise the tool stops before writing anything and
-names the dir; a new ``--work-dir`` is the third way out. (Training on into a sibling folder
+of an earlier run (``epoch_N.pth``, ``iter_N.pth``, ``best_*.pth``, ``last_checkpoint``), unless
+``--resume`` continues that run or ``--overwrite`` starts again in it (those checkpoints are
+deleted first; the logs of every run stay in their own timestamped folders, other files such as
+an ``init.pth`` are left alone). Otherwise the tool stops before writing anything and names the
+dir; a new ``--work-dir`` is the third way out. (Training on into a sibling folder
 instead would leave scripts that read ``<work dir>/last_checkpoint`` with the earlier run's
 checkpoint.)
 """
 import argparse
-import glob
 import os
 import os.path as osp
+import re
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
@@ -27,8 +28,8 @@ from ikun_mm.utils import (load_runner_config, register_all_modules, setup_cpu_d
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train an ikun_mm model',
-        epilog='A work dir that holds checkpoints of an earlier run (*.pth, last_checkpoint) is '
-        'an error naming it: pass --resume to continue that run, --overwrite to train again in '
+        epilog='A work dir that holds checkpoints of an earlier run (epoch_N.pth, iter_N.pth, '
+        'best_*.pth, last_checkpoint) is an error naming it: pass --resume to continue that run, --overwrite to train again in '
         'it (its checkpoints are deleted first), or choose another --work-dir.')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
@@ -37,7 +38,8 @@ def parse_args(argv=None):
                         'in the work dir when no path is given')
     parser.add_argument('--overwrite', action='store_true',
                         help='train again in a work dir that holds an earlier run: its '
-                        'checkpoints (*.pth, last_checkpoint) are deleted first. Without '
+                        'checkpoints (epoch_N.pth, iter_N.pth, best_*.pth, last_checkpoint) '
+                        'are deleted first. Without '
                         '--resume or --overwrite such a work dir is an error')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -54,15 +56,20 @@ def parse_args(argv=None):
     return args
 
 
+#: The files mmengine's CheckpointHook writes into the work dir (and a new run would replace).
+_RUN_CHECKPOINT = re.compile(r'^((epoch|iter)_\d+\.pth|best_.*\.pth|last_checkpoint)$')
+
+
 def earlier_run_files(work_dir: str) -> list:
-    """The checkpoints of an earlier run in ``work_dir`` (``*.pth``, ``last_checkpoint``),
-    sorted. Logs do not count: every run logs into its own timestamped folder, so a run that
-    stopped before its first checkpoint does not block the next one."""
+    """The checkpoints of an earlier run in ``work_dir`` (``epoch_N.pth``, ``iter_N.pth``,
+    ``best_*.pth``, ``last_checkpoint``), sorted. Other files (an ``init.pth`` the user put
+    there) are never replaced by a run and do not count; nor do logs: every run logs into its
+    own timestamped folder, so a run that stopped before its first checkpoint does not block
+    the next one."""
     if not osp.isdir(work_dir):
         return []
-    return sorted(p for p in glob.glob(osp.join(glob.escape(work_dir), '*'))
-                  if osp.isfile(p) and (p.endswith('.pth') or
-                                        osp.basename(p) == 'last_checkpoint'))
+    return sorted(osp.join(work_dir, n) for n in os.listdir(work_dir)
+                  if _RUN_CHECKPOINT.match(n) and osp.isfile(osp.join(work_dir, n)))
 
 
 def check_work_dir(work_dir: str, resume, overwrite: bool) -> None:

@@ -99,13 +99,28 @@ def _train_overwrite_deletes_earlier_checkpoints(tmp_path, ckpt, root):
     log_dir = work / '20240101_120000'
     log_dir.mkdir(parents=True)
     (log_dir / '20240101_120000.log').write_text('earlier log')
-    (work / 'epoch_3.pth').write_bytes(b'earlier checkpoint')
+    for name in ['epoch_3.pth', 'iter_40.pth', 'best_HOTA_epoch_2.pth']:
+        (work / name).write_bytes(b'earlier checkpoint')
     (work / 'last_checkpoint').write_text(str(work / 'epoch_3.pth'))
+    (work / 'init.pth').write_bytes(b'the user put this here; no run writes it')
     tool.check_work_dir(str(work), resume='auto', overwrite=False)  # --resume: allowed, kept
     assert (work / 'epoch_3.pth').exists()
     tool.check_work_dir(str(work), resume=None, overwrite=True)
-    assert sorted(os.listdir(work)) == ['20240101_120000']  # logs stay, checkpoints gone
-    tool.check_work_dir(str(work), resume=None, overwrite=False)  # only logs: not an earlier run
+    # logs and the user's own file stay, the run's checkpoints are gone
+    assert sorted(os.listdir(work)) == ['20240101_120000', 'init.pth']
+    tool.check_work_dir(str(work), resume=None, overwrite=False)  # not an earlier run any more
+
+
+def _train_overwrite_trains_again(tmp_path, ckpt, root):
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'epoch_2.pth').write_bytes(b'earlier checkpoint')  # of a longer earlier run
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_2.pth'))
+    load_tool('train.py').main([TINY, '--work-dir', str(work), '--overwrite', '--cfg-options',
+                                f'data_root={root}', 'train_cfg.max_epochs=1',
+                                'train_cfg.val_interval=100'])
+    assert sorted(n for n in os.listdir(work) if n.endswith('.pth')) == ['epoch_1.pth']
+    assert (work / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
 
 
 def _train_resume_and_overwrite(tmp_path, ckpt, root):
@@ -383,6 +398,7 @@ CASES = {
     'test_out_pkl_exists': _test_out_exists,
     'train_into_work_dir_with_checkpoints': _train_into_earlier_run,
     'train_overwrite_deletes_checkpoints_only': _train_overwrite_deletes_earlier_checkpoints,
+    'train_overwrite_trains_again': _train_overwrite_trains_again,
     'train_resume_with_overwrite': _train_resume_and_overwrite,
     'fit_calibration_out_exists': _fit_calibration_out_exists,
     'generator_rerun_same_tree': _generator_rerun_same_tree,
