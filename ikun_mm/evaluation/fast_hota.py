@@ -57,6 +57,8 @@ _A = len(ALPHAS)
 #: Relative gap under which two star scores count as tied (then scipy decides, as in TrackEval).
 _NEAR_TIE = 1e-12
 METRIC_NAMES = ('HOTA', 'CLEAR', 'Identity')
+#: Subsets x (pairs + candidates) evaluated at once by :class:`ShiftGrid`.
+_CHUNK = 4_000_000
 #: Per-alpha arrays kept per sequence to combine HOTA over sequences.
 HOTA_COUNTS = ('HOTA_TP', 'HOTA_FN', 'HOTA_FP', 'AssA', 'AssRe', 'AssPr', 'LocA')
 CLEAR_COUNTS = ('CLR_TP', 'CLR_FN', 'CLR_FP', 'IDSW', 'MT', 'PT', 'ML', 'Frag', 'MOTP_sum')
@@ -693,8 +695,12 @@ class ShiftGrid:
                 inv, first = np.zeros(n, np.int64), np.zeros(min(n, 1), np.int64)
             sub = m[first]
             if 'HOTA' in metrics:
-                for k, v in hota_subsets(sd, sub).items():
-                    counts[k][:, s] = v[inv]
+                # chunks of subsets keep the (subsets x pairs) work arrays to a few million
+                step = max(1, _CHUNK // max(1, len(sd.pair_iou) + sd.num_cand))
+                parts = [hota_subsets(sd, sub[i:i + step]) for i in range(0, len(sub), step)]
+                for k in HOTA_COUNTS:
+                    counts[k][:, s] = np.concatenate([q[k] for q in parts])[inv] if parts \
+                        else 0
             for name, fn in (('CLEAR', clear_subset), ('Identity', identity_subset)):
                 if name in metrics:
                     rows = [fn(sd, sub[u]) for u in range(len(sub))]

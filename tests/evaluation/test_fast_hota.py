@@ -163,6 +163,11 @@ def test_crowded_frames_use_scipy_and_still_match():
         g = [[f, i, *(rng.integers(0, 8, 2) / 2), 6, 6] for f in range(1, 9) for i in range(10)]
         p = [[f, i, *(rng.integers(0, 8, 2) / 2), 6, 6, 1] for f in range(1, 9) for i in range(12)]
         gt[f'c{s}'], pred[f'c{s}'], frames[f'c{s}'] = np.array(g, float), np.array(p, float), 8
+    # one prediction among 10 GT boxes (numpy sums that column pairwise)
+    gt['one'] = np.array([[f, i, *(rng.integers(0, 8, 2) / 2), 6, 6] for f in (1, 2)
+                          for i in range(10)], float)
+    pred['one'] = np.array([[f, 1, 2, 2, 6, 6, 1] for f in (1, 2)], float)
+    frames['one'] = 2
     assert_same(evaluate_mot(gt, pred, frames), evaluate_mot_fast(gt, pred, frames))
 
 
