@@ -150,7 +150,11 @@ def main(argv=None) -> int:
     elif args.hog:
         cfg.model.detector = dict(type='HOGPersonDetector')
     model = MODELS.build(cfg.model)
-    model.load_referrer_checkpoint(args.checkpoint)
+    from ikun_mm.utils.checkpoint import UnreadableCheckpointError
+    try:
+        model.load_referrer_checkpoint(args.checkpoint)
+    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
+        raise SystemExit(str(exc))
     model.eval()
 
     with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:

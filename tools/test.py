@@ -77,7 +77,11 @@ def main(argv=None):
     cfg = build_config(args)
     setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
+    from ikun_mm.utils.checkpoint import UnreadableCheckpointError
+    try:
+        runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
+    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
+        raise SystemExit(str(exc))
     runner.test()
     shutdown_distributed()
 

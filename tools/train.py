@@ -29,8 +29,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train an ikun_mm model',
         epilog='A work dir that holds checkpoints of an earlier run (epoch_N.pth, iter_N.pth, '
-        'best_*.pth, last_checkpoint) is an error naming it: pass --resume to continue that run, --overwrite to train again in '
-        'it (its checkpoints are deleted first), or choose another --work-dir.')
+        'best_*.pth, last_checkpoint) is an error naming it: pass --resume to continue that '
+        'run, --overwrite to train again in it (its checkpoints are deleted first), or choose '
+        'another --work-dir.')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',

@@ -12,7 +12,6 @@ The tools are called in-process through their ``main(argv)`` (this checkout's co
 stops before any long computation.
 """
 import importlib.util
-import json
 import os
 import os.path as osp
 import uuid
@@ -261,11 +260,27 @@ def _checkpoint_case(kind, reader):
 
 
 def _test_tool_unreadable_checkpoint(tmp_path, ckpt, root):
-    from ikun_mm.utils.checkpoint import UnreadableCheckpointError
     path = _bad_checkpoint(tmp_path, ckpt, 'truncated')
-    with pytest.raises(UnreadableCheckpointError, match='truncated.pth: not a readable'):
+    with pytest.raises(SystemExit, match='truncated.pth: not a readable checkpoint'):
         load_tool('test.py').main([TINY, path, '--work-dir', str(tmp_path / 'w'),
                                    '--cfg-options', f'data_root={root}'])
+
+
+def _fit_calibration_unreadable_checkpoint(tmp_path, ckpt, root):
+    path = _bad_checkpoint(tmp_path, ckpt, 'random')
+    with pytest.raises(SystemExit, match='random.pth: not a readable checkpoint'):
+        load_tool('analysis', 'fit_calibration.py').main(
+            [TINY, path, '--split', '0003', '--cfg-options', f'data_root={root}'])
+    assert not osp.exists(tmp_path / 'random_calibrated.pth')
+
+
+def _demo_unreadable_checkpoint(tmp_path, ckpt, root, rmot_tiny_cfg):
+    path = _bad_checkpoint(tmp_path, ckpt, 'truncated')
+    frames = osp.join(root, 'KITTI/training/image_02/0005')
+    with pytest.raises(SystemExit, match='truncated.pth: not a readable checkpoint'):
+        _demo().main([frames, 'cars', '--config', rmot_tiny_cfg, '--checkpoint', path,
+                      '--out', str(tmp_path / 'demo.mp4')])
+    assert os.listdir(tmp_path) == ['truncated.pth']  # nothing written
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,10 +344,9 @@ def _tracker_typo(tmp_path, ckpt, root, rmot_tiny_cfg):
 
 
 def _tracker_swap_keeps_log_line(tmp_path, ckpt, root, rmot_tiny_cfg):
-    from ikun_mm.utils.checkpoint import UnreadableCheckpointError
     bad = _bad_checkpoint(tmp_path, ckpt, 'random')
     # the model builds (the swap drops NeuralSORT's own settings), then the checkpoint is read
-    with pytest.raises(UnreadableCheckpointError, match='random.pth: not a readable'):
+    with pytest.raises(SystemExit, match='random.pth: not a readable checkpoint'):
         load_tool('test.py').main([rmot_tiny_cfg, bad, '--work-dir', str(tmp_path / 'w'),
                                    '--cfg-options', f'data_root={root}',
                                    'model.tracker.type=OCSORTTracker',
@@ -411,6 +425,8 @@ CASES = {
        for name, reader in [('helper', _read_via_helper), ('mmengine', _read_via_mmengine),
                             ('referrer', _read_via_referrer), ('encoders', _read_via_encoders)]},
     'checkpoint_truncated_test_tool': _test_tool_unreadable_checkpoint,
+    'checkpoint_random_fit_calibration': _fit_calibration_unreadable_checkpoint,
+    'checkpoint_truncated_demo': _demo_unreadable_checkpoint,
     # 4. demo
     'demo_natural_frame_order': _demo_natural_frame_order,
     'demo_max_frames_0': _demo_max_frames('0'),

@@ -164,7 +164,7 @@ def main(argv=None):
         raise SystemExit(f'{out} exists; pass --overwrite to replace it, or choose another --out')
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
-    from ikun_mm.utils.checkpoint import read_checkpoint
+    from ikun_mm.utils.checkpoint import UnreadableCheckpointError, read_checkpoint
     register_all_modules()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -194,7 +194,10 @@ def main(argv=None):
     model = MODELS.build(model_cfg)
 
     # mmengine checkpoints pickle their message hub (not loadable with weights_only=True)
-    ckpt = read_checkpoint(args.checkpoint, map_location='cpu')
+    try:
+        ckpt = read_checkpoint(args.checkpoint, map_location='cpu')
+    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
+        raise SystemExit(str(exc))
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state:
         raise SystemExit(f'{args.checkpoint}: not a model checkpoint (no state_dict)')

@@ -18,7 +18,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import sys
 import tempfile
 
 
@@ -115,4 +114,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(0 if main() is not None else 1)
+    main()
