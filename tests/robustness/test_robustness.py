@@ -359,6 +359,17 @@ def _tracker_swap_keeps_log_line(tmp_path, ckpt, root, rmot_tiny_cfg):
     assert "OCSORTTracker takes no ['cascade_depth'" in log and 'are ignored' in log
 
 
+def _tracker_swap_cases(tmp_path, ckpt, root):
+    from ikun_mm.models.referring.referring_tracker import swappable_tracker_cfg
+    file_cfg = Config.fromfile(osp.join(ROOT, 'configs', 'rmot',
+                                        'ikun_cascade_tracks-from-file_refer_kitti.py'))
+    swapped = swappable_tracker_cfg(dict(file_cfg.model.tracker, type='OCSORTTracker'))
+    assert 'track_dir' not in swapped  # TracksFromFile's settings: a swap, dropped
+    neuralsort = dict(Config.fromfile(RMOT).model.tracker)
+    with pytest.raises(ValueError, match="takes no setting 'init_trak_thr'"):  # swap + typo
+        swappable_tracker_cfg(dict(neuralsort, type='ByteTracker', init_trak_thr=0.5))
+
+
 # --------------------------------------------------------------------------------------------
 # 2. a NaN loss stops training (kept last: it builds a Runner with a toy model)
 # --------------------------------------------------------------------------------------------
@@ -436,6 +447,7 @@ CASES = {
     # 5. tracker settings
     'tracker_typo_is_an_error': _tracker_typo,
     'tracker_swap_keeps_log_line': _tracker_swap_keeps_log_line,
+    'tracker_swap_from_file_and_swap_with_typo': _tracker_swap_cases,
     # 2. NaN loss
     'nan_loss_from_the_start': _nan_training(1),
     'nan_loss_in_epoch_2': _nan_training(4),

@@ -80,13 +80,19 @@ def _init_params(cls) -> set:
 
 
 def _registered_tracker_params() -> set:
-    """Every parameter some registered tracker (ikun_mm's or mmdet's) takes."""
+    """Every parameter some registered tracker takes: mmdet's ``BaseTracker`` subclasses (of
+    ikun_mm and mmdet) and the other trackers of ``ikun_mm.models.trackers``
+    (``TracksFromFile``)."""
     from mmdet.models.trackers import BaseTracker
     from mmdet.registry import MODELS as MMDET_MODELS
     params = set()
     for registry in (MODELS, MMDET_MODELS):
         for cls in registry.module_dict.values():
-            if isinstance(cls, type) and issubclass(cls, BaseTracker):
+            if not isinstance(cls, type):
+                continue
+            if issubclass(cls, BaseTracker) or (
+                    cls.__module__.startswith('ikun_mm.models.trackers')
+                    and not issubclass(cls, torch.nn.Module)):
                 params |= _init_params(cls)
     return params
 
