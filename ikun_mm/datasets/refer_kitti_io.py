@@ -25,7 +25,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-#: The split of the Refer-KITTI paper (SPEC §5); used when ``data_root`` has no ``split.json``.
+#: The split of the Refer-KITTI paper (TransRMOT; as in the official iKUN utils.py); used when
+#: ``data_root`` has no ``split.json``.
 REFER_KITTI_SPLIT = {
     'train': ['0001', '0002', '0003', '0004', '0006', '0007', '0008', '0009', '0010', '0012',
               '0014', '0015', '0016', '0018', '0020'],

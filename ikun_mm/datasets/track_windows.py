@@ -1,5 +1,5 @@
-"""Track windows of iKUN (SPEC §3.1): pure functions over frame indices, shared by the training
-dataset, the validation dataset and the inference API.
+"""Track windows of iKUN (official dataloader.py): pure functions over frame indices, shared by
+the training dataset, the validation dataset and the inference API.
 
 A track is first split into runs of consecutive frames (``split_at_gaps``); each run is cut into
 windows of up to ``window`` frames with stride ``stride``, the last window aligned to the run's

@@ -1,4 +1,5 @@
-# iKUN's recipe (SPEC §3.8): 100 epochs, AdamW lr 1e-5, weight decay 1e-5, cosine to 0, batch 8
+# iKUN's recipe (paper, official opts.py): 100 epochs, AdamW lr 1e-5, weight decay 1e-5,
+# cosine to 0, batch 8
 # (batch size in the dataset config).
 max_epochs = 100
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)

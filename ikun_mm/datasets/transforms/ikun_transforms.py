@@ -1,5 +1,5 @@
-"""Image preparation of iKUN (SPEC §3.2): the local crop of a box and the global frame, each
-zero-padded to a centred square and resized; RandomResizedCrop during training.
+"""Image preparation of iKUN (official dataloader.py): the local crop of a box and the global
+frame, each zero-padded to a centred square and resized; RandomResizedCrop during training.
 
 The maths lives in small numpy functions (:func:`pad_to_square`, :func:`crop_box`,
 :func:`random_resized_crop`, :func:`local_and_global`) that the registered transforms and the

@@ -1,4 +1,4 @@
-"""Encoders of iKUN (SPEC §3.2, §3.4).
+"""Encoders of iKUN (iKUN paper; official model.py).
 
 Visual side (trainable): a backbone giving a stride-32 feature map — the CLIP RN50 image tower
 of open_clip with its attention pooling removed (C5 map, 2048 channels), or

@@ -1,5 +1,5 @@
 """Scoring tracks against free-text expressions with a trained :class:`~.ikun.IKUN`
-(SPEC §3.9) — the API a referring tracker calls.
+(iKUN inference: mean of the covering windows) — the API a referring tracker calls.
 
 Example::
 
@@ -116,7 +116,8 @@ def score_tracks(model,
                  window: int = WINDOW,
                  stride: int = STRIDE,
                  batch_size: int = 16) -> Dict[int, TrackScores]:
-    """Score every track at every frame against every expression (SPEC §3.9).
+    """Score every track at every frame against every expression (a frame's score is the mean
+    of the windows covering it, as in iKUN's inference).
 
     Args:
         model: an :class:`~.ikun.IKUN` (put in eval mode here).

@@ -1,4 +1,4 @@
-"""iKUN's loss (SPEC §3.7): focal-style BCE on the cosine logit."""
+"""iKUN's loss (official iKUN loss.py): focal-style BCE on the cosine logit."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,6 +1,6 @@
 """Every iKUN and referring-MOT config parses and builds, and says what its name promises: the
-KUM variant, the paper recipe for the full-size configs (SPEC §3.8), a frozen backbone for the
-ablation, and a test-only referring pipeline evaluated with the Refer-KITTI metric."""
+KUM variant, the paper recipe for the full-size configs (official opts.py), a frozen backbone for
+the ablation, and a test-only referring pipeline evaluated with the Refer-KITTI metric."""
 import glob
 import os.path as osp
 
