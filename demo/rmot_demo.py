@@ -140,9 +140,8 @@ def main(argv=None) -> int:
         raise SystemExit(f'{existing[0]} exists; pass --overwrite to replace it')
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from ikun_mm.utils.config import merge_cfg_options
+    cfg = merge_cfg_options(Config.fromfile(args.config), args.cfg_options)
     if args.det and args.hog:
         raise SystemExit('give --det or --hog, not both')
     if args.det:

@@ -78,8 +78,8 @@ def main(argv=None):
     register_all_modules(init_default_scope=True)
 
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from ikun_mm.utils.config import merge_cfg_options
+    merge_cfg_options(cfg, args.cfg_options)
     det_cfg = cfg.model.detector
     if det_cfg.get('type') != 'DetectionsFromFile':
         raise SystemExit(f'{args.config}: model.detector must be DetectionsFromFile, got '

@@ -21,14 +21,7 @@ def load_runner_config(config: str, launcher: str = 'none', cfg_options: Optiona
         raise SystemExit(f'config file {config} does not exist')
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
-    if cfg_options:
-        old_root = cfg.get('data_root', None)
-        cfg.merge_from_dict(cfg_options)
-        new_root = cfg.get('data_root', None)
-        if isinstance(old_root, str) and isinstance(new_root, str) and new_root != old_root:
-            for key in cfg.keys():
-                if isinstance(cfg[key], (dict, list)):
-                    _replace_root(cfg[key], old_root, new_root)
+    merge_cfg_options(cfg, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
@@ -37,6 +30,21 @@ def load_runner_config(config: str, launcher: str = 'none', cfg_options: Optiona
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
         dist_cfg['backend'] = 'gloo'
+    return cfg
+
+
+def merge_cfg_options(cfg: Config, cfg_options: Optional[dict]) -> Config:
+    """Merge ``--cfg-options`` into ``cfg`` in place; a new top-level ``data_root`` also replaces
+    the old root in every path the config derived from it when it was parsed (dataset dicts,
+    detection folders, the calibration's training expressions)."""
+    if cfg_options:
+        old_root = cfg.get('data_root', None)
+        cfg.merge_from_dict(cfg_options)
+        new_root = cfg.get('data_root', None)
+        if isinstance(old_root, str) and isinstance(new_root, str) and new_root != old_root:
+            for key in cfg.keys():
+                if isinstance(cfg[key], (dict, list)):
+                    _replace_root(cfg[key], old_root, new_root)
     return cfg
 
 

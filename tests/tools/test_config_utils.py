@@ -30,3 +30,21 @@ def test_gloo_backend_without_cuda(tmp_path):
 def test_missing_config_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match='does not exist'):
         load_runner_config(str(tmp_path / 'nope.py'))
+
+
+def test_demo_and_track_detections_move_the_calibration_with_data_root():
+    """The demo and tools/track_detections.py merge --cfg-options like train/test: a new
+    data_root also moves the calibration's training expressions and the detection folder (the
+    main job runs the demo on a data root other than the config's)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from ikun_mm.utils.config import merge_cfg_options
+    from tests.utils import ROOT
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'rmot',
+                                   'ikun_cascade_neuralsort_mini_refer_kitti.py'))
+    merge_cfg_options(cfg, {'data_root': '/tmp/elsewhere'})
+    assert cfg.model.referrer.calibration.data_root == '/tmp/elsewhere'
+    assert cfg.model.detector.det_dir == '/tmp/elsewhere/KITTI/detections/image_02'
+    assert cfg.test_dataloader.dataset.data_root == '/tmp/elsewhere'
