@@ -4,8 +4,12 @@
 # (factor 5, centre jitter 4.5, scale jitter 0.5). AdamW 1e-4 (backbone 1e-5, stem and layer1
 # frozen), weight decay 1e-4, 500 epochs of 60k samples, lr x0.1 at epoch 400, grad clip 0.1,
 # batch 16 x 8 GPUs. Paper (STARK-ST50): LaSOT AUC 66.6, GOT-10k AO 68.0.
-# The official backbone starts from ImageNet ResNet-50; convert official STARK checkpoints with
-# tools/model_converters/sot_official_to_ikun.py (offline: no init_cfg URLs).
+# The backbone starts from torchvision's ImageNet ResNet-50 as the official one: put
+# resnet50-0676ba61.pth (or the older resnet50-19c8e357.pth) of download.pytorch.org/models at
+# checkpoints/pretrained/ (a frozen backbone without it is refused). Released STARK-ST
+# checkpoints convert with
+#   python tools/model_converters/sot_official_to_ikun.py CONFIG STARKST_ep0050.pth.tar OUT.pth \
+#       --arch stark
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/lasot_got10k_sot.py']
 
 template_size = 128
@@ -24,7 +28,8 @@ model = dict(
     backbone=dict(type='mmdet.ResNet', depth=50, num_stages=3, strides=(1, 2, 2),
                   dilations=(1, 1, 1), out_indices=(2, ), frozen_stages=1,
                   norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='pytorch',
-                  init_cfg=None),
+                  init_cfg=dict(type='Pretrained',
+                                checkpoint='checkpoints/pretrained/resnet50-0676ba61.pth')),
     backbone_channels=1024,
     encoder=dict(num_layers=6, layer_cfg=_layer),
     decoder=dict(num_layers=6, return_intermediate=False,
@@ -41,24 +46,50 @@ model = dict(
     search_factor=search_factor,
     stage=1,
     num_templates=2,
-    test_cfg=dict(update_interval=200, update_threshold=0.5))
+    # stage 1 has no trained score head: the dynamic template is refreshed on schedule ungated
+    test_cfg=dict(update_interval=200, update_threshold=0.5, use_score=False, clip_margin=10.))
 
-frame_sampler = dict(type='SOTFrameSampler', num_template_frames=2, num_search_frames=1,
-                     max_frame_gap=200, pos_prob=1.0)
+# Data as the official experiments/stark_st1/baseline.yaml and lib/train/base_functions.py:
+# LASOT, GOT10K_vottrain, COCO17, TRACKINGNET drawn with ratios 1:1:1:1, SAMPLE_PER_EPOCH 60000,
+# trident_pro sampling (initial template and search frame anywhere in the video,
+# the dynamic template within MAX_SAMPLE_INTERVAL 200 frames of the search frame); template 128 at factor 2 without jitter, search 320 at factor 5 with
+# CENTER_JITTER 4.5 and SCALE_JITTER 0.5; joint grayscale p=0.05 and horizontal flip p=0.5, then
+# per crop brightness jitter 0.2 and horizontal flip p=0.5. GOT10K_vottrain reads pytracking's
+# ltr/data_specs/got10k_vot_train_split.txt, to be put in data/got10k/.
+frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_frames=2,
+                     num_search_frames=1, max_frame_gap=[200], pos_prob=1.0)
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
              template_size=template_size, search_factor=search_factor, search_size=search_size,
              template_jitter=(0., 0.), search_jitter=(4.5, 0.5))
-train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
-# lists replace their base wholesale in mmengine configs: the datasets are written out in full
+train_pipeline = [
+    dict(type='LoadSOTImages'),
+    dict(type='SOTGrayscale', prob=0.05),
+    dict(type='SOTJointFlip', prob=0.5),
+    _crop,
+    dict(type='SOTBrightnessJitter', jitter=0.2),
+    dict(type='SOTCropFlip', prob=0.5),
+    dict(type='PackSOTInputs'),
+]
 data_root_lasot = 'data/lasot'
 data_root_got10k = 'data/got10k'
+data_root_coco = 'data/coco'
+data_root_trackingnet = 'data/trackingnet'
 _train_sets = [
     dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
-         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+         frame_sampler=frame_sampler, pipeline=train_pipeline),
     dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
-         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+         seq_ids_file='got10k_vot_train_split.txt', frame_sampler=frame_sampler,
+         pipeline=train_pipeline),
+    dict(type='COCOSeqDataset', data_root=data_root_coco,
+         ann_file='annotations/instances_train2017.json', img_prefix='images/train2017',
+         frame_sampler=frame_sampler, pipeline=train_pipeline),
+    dict(type='TrackingNetDataset', data_root=data_root_trackingnet, chunks=list(range(12)),
+         frame_sampler=frame_sampler, pipeline=train_pipeline),
 ]
-train_dataloader = dict(batch_size=16, dataset=dict(datasets=_train_sets))
+train_dataloader = dict(
+    batch_size=16,
+    dataset=dict(_delete_=True, type='SOTMixedDataset', datasets=_train_sets,
+                 ratios=[1, 1, 1, 1], samples_per_epoch=60000))
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500, val_interval=500)
 val_cfg = dict(type='ValLoop')

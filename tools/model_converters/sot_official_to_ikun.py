@@ -5,7 +5,10 @@
 
 The model is built from CONFIG and the weights are loaded with the name mapping of
 ``ikun_mm/models/sot/pretrained.py`` (a checkpoint that does not fit raises), then saved as
-``{'state_dict': ..., 'meta': {...}}``.
+``{'state_dict': ..., 'meta': {...}}``; use it with ``load_from`` (tools/test.py's checkpoint).
+
+Backbone inits need no conversion step: an MAE / timm ViT-B/16 file (OSTrack) or a torchvision
+ResNet-50 file (STARK) is named in the config's ``backbone.init_cfg`` and converted on load.
 """
 import argparse
 

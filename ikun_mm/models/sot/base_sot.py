@@ -14,8 +14,9 @@ Life of a tracker (mmdet 3.x has no SOT; this follows its model conventions):
   the same over a whole list of frames.
 
 Subclasses implement :meth:`loss`, :meth:`init`, :meth:`track` and :meth:`_forward`, and may use
-:meth:`crop` / :meth:`uncrop` for the test-time crop geometry
-(:mod:`ikun_mm.structures.sot_crop`).
+:meth:`crop` / :meth:`uncrop` (continuous crop geometry, mean-colour padding) or
+:meth:`sample_target` (OSTrack's / STARK's integer crops with black padding and a padding mask)
+for the test-time crops (:mod:`ikun_mm.structures.sot_crop`).
 """
 from abc import ABCMeta, abstractmethod
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -26,7 +27,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ikun_mm.structures import SOTDataSample
-from ikun_mm.structures.sot_crop import box_from_crop, crop_region, crop_tensor
+from ikun_mm.structures.sot_crop import (box_from_crop, crop_region, crop_tensor,
+                                         sample_target_tensor)
 
 SOTInputs = Union[Dict[str, Tensor], Tensor]
 
@@ -103,6 +105,36 @@ class BaseSOTModel(BaseModel, metaclass=ABCMeta):
         """
         cx, cy, side = crop_region(box.tolist(), factor)
         return crop_tensor(img, (cx, cy), side, out_size)[None], (cx, cy, side)
+
+    def black_pad_value(self) -> Tensor:
+        """The normalised value of a black (raw 0) pixel, Tensor of shape (3,): ``-mean / std`` of
+        the data preprocessor (0 when it does not normalise)."""
+        mean = getattr(self.data_preprocessor, 'mean', None)
+        std = getattr(self.data_preprocessor, 'std', None)
+        if mean is None or std is None:
+            return torch.zeros(3)
+        return (-mean / std).flatten()
+
+    def sample_target(self, img: Tensor, box: Tensor, factor: float,
+                      out_size: int) -> Tuple[Tensor, Tensor, Tuple[float, float, float]]:
+        """OSTrack's / STARK's test-time crop (``sample_target`` of their
+        ``lib/train/data/processing_utils.py``): integer square region of side
+        ``ceil(sqrt(w h) * factor)``, black padding, bilinear resize
+        (:func:`~ikun_mm.structures.sot_crop.sample_target_tensor`).
+
+        Args:
+            img: Tensor of shape (3, H, W), normalised.
+            box: Tensor of shape (4,), x1y1x2y2.
+
+        Returns:
+            the crop, Tensor of shape (1, 3, out_size, out_size); its padding mask, bool Tensor
+            of shape (1, out_size, out_size) (True on padding); and the region
+            ``(cx, cy, side)`` for :meth:`uncrop` (the box centre and the integer side, which is
+            how the official trackers map boxes back).
+        """
+        crop, mask, region = sample_target_tensor(img, box.tolist(), factor, out_size,
+                                                  self.black_pad_value().to(img.device))
+        return crop[None], mask[None], region
 
     @staticmethod
     def uncrop(box: Tensor, region: Tuple[float, float, float], out_size: int) -> Tensor:

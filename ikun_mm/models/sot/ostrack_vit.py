@@ -10,11 +10,22 @@ heads) and only the ``ceil(keep_ratio * n)`` best stay; later blocks run on fewe
 the last block the kept search tokens are put back at their original positions and eliminated
 ones are zero (:func:`restore_search_tokens`), giving a dense map for the head.
 
-During training the keep ratio can be warmed up from 1 (no elimination) to its configured value
-as in the paper (:class:`~ikun_mm.engine.hooks.CEKeepRatioWarmupHook` sets
-:attr:`OSTrackViT.ce_progress`); in eval mode the configured ratio is always used.
-Deliberate differences from the official code: a linear warm-up; attention masks of padded crop
-areas are not used.
+During training the keep ratio is warmed up as in the official trainer
+(``adjust_keep_rate`` of ``lib/utils/ce_utils.py``): 1 (no elimination) until ``CE_START_EPOCH``,
+then a cosine from 1 down to the configured ratio over ``CE_WARM_EPOCH`` epochs
+(:class:`~ikun_mm.engine.hooks.CEKeepRatioWarmupHook` sets :attr:`OSTrackViT.ce_progress`, the
+fraction ``p`` of the way: ratio ``1 - (1 - r) p``); in eval mode the configured ratio is used.
+The official code applies one ratio (its first ``CE_KEEP_RATIO``) to every CE block during the
+warm-up; with the released configs' equal ratios (0.7, 0.7, 0.7) this is the same.
+Deliberate difference from the official code: attention masks of padded crop areas are not used
+(the official OSTrack tracker does not pass them either).
+
+Initialisation: from a timm / MAE ViT checkpoint with ``init_cfg=dict(type='Pretrained',
+checkpoint=PATH)`` (:func:`~ikun_mm.models.sot.pretrained.load_vit_pretrained`: the ImageNet
+position embedding is split off its class token and resized bicubically to the template and
+search grids, as OSTrack's ``finetune_track`` does); without one, timm's ViT initialisation
+(truncated normal 0.02 for linear layers and position embeddings, zero biases, unit LayerNorms),
+as the official ``VisionTransformer`` before its pretrained weights are loaded.
 Parameter names follow timm's ViT (``patch_embed.proj``, ``blocks.i.norm1`` / ``attn.qkv`` /
 ``attn.proj`` / ``norm2`` / ``mlp.fc1`` / ``mlp.fc2``, ``norm``), which is also OSTrack's
 naming, so official checkpoints map one to one (see :mod:`ikun_mm.models.sot.pretrained`).
@@ -151,7 +162,8 @@ class OSTrackViT(BaseModule):
         ce_layers: indices of the blocks that eliminate candidates (OSTrack: 3, 6, 9).
         ce_keep_ratio: keep ratio of those blocks (OSTrack: 0.7), one value or one per layer.
         drop_path_rate: stochastic depth (OSTrack: 0.1).
-        init_cfg: initialisation config.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` with a local timm / MAE ViT
+            checkpoint (OSTrack: MAE ViT-B/16), or None (timm's random initialisation).
     """
 
     def __init__(self, template_size: int = 128, search_size: int = 256, patch_size: int = 16,
@@ -186,8 +198,34 @@ class OSTrackViT(BaseModule):
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
         #: training-time CE warm-up in [0, 1]: keep ratio ``1 - (1 - r) * ce_progress``
         self.ce_progress = 1.0
+        self._vit_init()
+
+    def _vit_init(self) -> None:
+        """timm's ViT initialisation (what the official backbone has before loading weights)."""
         nn.init.trunc_normal_(self.pos_embed_z, std=.02)
         nn.init.trunc_normal_(self.pos_embed_x, std=.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def init_weights(self) -> None:
+        """Load ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` (a local timm / MAE ViT
+        file, converted on load); any other ``init_cfg`` is applied by mmengine."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            from .pretrained import load_vit_pretrained
+            if not cfg.get('checkpoint'):
+                raise ValueError('OSTrackViT init_cfg Pretrained needs "checkpoint" (a local '
+                                 'MAE / timm ViT file)')
+            load_vit_pretrained(self, cfg['checkpoint'])
+            self._is_init = True
+            return
+        super().init_weights()
 
     @property
     def center_index(self) -> int:

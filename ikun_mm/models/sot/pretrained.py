@@ -1,4 +1,18 @@
-"""Load the official OSTrack and STARK checkpoints into ikun_mm's models.
+"""Pretrained inits and released checkpoints of OSTrack and STARK, converted on load.
+
+Backbone inits (local files, given as the backbone's
+``init_cfg=dict(type='Pretrained', checkpoint=PATH)``):
+
+* OSTrack: an MAE (``mae_pretrain_vit_base.pth``, weights under ``'model'``, decoder dropped) or
+  timm ViT-B/16 state dict -> :class:`~ikun_mm.models.sot.OSTrackViT`
+  (:func:`load_vit_pretrained`; the position embedding is split and resized bicubically to the
+  template and search grids as OSTrack's ``BaseBackbone.finetune_track``);
+* STARK: a torchvision ResNet-50 state dict -> mmdet's ``ResNet`` to layer3
+  (:func:`load_resnet_pretrained`; torchvision names are mmdet's, ``fc`` and ``layer4`` dropped).
+
+Both loads are strict: a missing, unexpected or misshapen key raises with the file name.
+
+Released tracker checkpoints:
 
 Official checkpoints (``OSTrack_ep0300.pth.tar``, ``STARKST_ep0050.pth.tar``) are dicts whose
 ``'net'`` entry is the model's state dict. Their parameter names map onto ours as follows
@@ -38,10 +52,12 @@ official                                          ikun_mm
 STARK's frozen batch norms have no ``num_batches_tracked``; those buffers are allowed to be
 missing. Any other missing or unexpected key, or a shape mismatch, raises with the file name.
 """
+import math
 import re
 from typing import Callable, Dict, List
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 _OSTRACK_DROP = ('backbone.cls_token', 'backbone.pos_embed')
@@ -82,6 +98,120 @@ def convert_stark_state_dict(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
             key = f'{m[1]}.layers.{m[2]}.norms.{int(m[3]) - 1}.{m[4]}'
         out[key] = value
     return out
+
+
+# --------------------------------------------------------------------------- backbone inits
+_VIT_DROP_PREFIXES = ('decoder_', 'decoder.', 'mask_token', 'head.', 'head_dist.', 'fc_norm.',
+                      'pre_logits.', 'cls_token', 'dist_token', 'reg_token')
+
+
+def _pos_grid(pos_embed: Tensor, path: str) -> Tensor:
+    """The patch part of a ViT position embedding (1, [1 +] g*g, C) as a grid (1, C, g, g)."""
+    n = pos_embed.shape[1]
+    for prefix in (1, 0, 2):  # class token (timm, MAE), none, class + distillation token
+        g = math.isqrt(n - prefix) if n > prefix else 0
+        if g > 0 and g * g == n - prefix:
+            grid = pos_embed[:, prefix:]
+            return grid.transpose(1, 2).reshape(1, -1, g, g)
+    raise RuntimeError(f'checkpoint {path}: pos_embed of shape {tuple(pos_embed.shape)} is not a '
+                       'square grid of patches (with or without a class token)')
+
+
+def convert_vit_to_ostrack_backbone(state: Dict[str, Tensor], z_grid: int, x_grid: int,
+                                    patch_size: int, path: str = '<state dict>'
+                                    ) -> Dict[str, Tensor]:
+    """Convert a timm / MAE ViT state dict into :class:`~ikun_mm.models.sot.OSTrackViT` names.
+
+    As OSTrack's ``BaseBackbone.finetune_track`` does with its pretrained ViT:
+
+    * ``pos_embed`` (1, 1 + g*g, C): the class-token entry is dropped, the g x g patch grid is
+      resized with ``F.interpolate(mode='bicubic', align_corners=False)`` once to the template
+      grid (``pos_embed_z``, (1, z_grid^2, C)) and once to the search grid (``pos_embed_x``);
+    * ``patch_embed.proj.weight`` is resized the same way when the checkpoint's patch size differs;
+    * ``blocks.{i}.*`` and ``norm.*`` keep their (timm) names;
+    * ``cls_token``, the classifier (``head.*``, ``fc_norm.*``) and MAE's decoder (``decoder_*``,
+      ``mask_token``) are dropped.
+
+    Args:
+        state: the ViT state dict (already taken out of MAE's ``'model'`` entry).
+        z_grid, x_grid: template and search grid sides (crop size / patch size).
+        patch_size: the backbone's patch size.
+        path: file name for error messages.
+    """
+    if 'pos_embed' not in state:
+        raise RuntimeError(f'checkpoint {path} has no "pos_embed": not a timm/MAE ViT state dict '
+                           f'(first keys {sorted(state)[:6]})')
+    out = {}
+    for key, value in state.items():
+        if key.startswith(_VIT_DROP_PREFIXES) or key == 'pos_embed':
+            continue
+        if key == 'patch_embed.proj.weight' and value.shape[-1] != patch_size:
+            value = F.interpolate(value.float(), size=(patch_size, patch_size), mode='bicubic',
+                                  align_corners=False)
+        out[key] = value
+    grid = _pos_grid(state['pos_embed'].float(), path)
+    for name, g in (('pos_embed_z', z_grid), ('pos_embed_x', x_grid)):
+        resized = F.interpolate(grid, size=(g, g), mode='bicubic', align_corners=False)
+        out[name] = resized.flatten(2).transpose(1, 2)
+    return out
+
+
+def convert_torchvision_resnet(state: Dict[str, Tensor], num_stages: int = 4) -> Dict[str, Tensor]:
+    """Keep the parts of a torchvision ResNet state dict that mmdet's ``ResNet`` with
+    ``num_stages`` stages has: torchvision's names (``conv1``, ``bn1``, ``layer{k}.{i}.conv{j}``,
+    ``bn{j}``, ``downsample.{0,1}``) are mmdet's; ``fc.*`` and ``layer{k}`` for
+    ``k > num_stages`` are dropped (STARK uses ResNet-50 up to layer3)."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith('fc.'):
+            continue
+        m = re.match(r'^layer(\d+)\.', key)
+        if m and int(m[1]) > num_stages:
+            continue
+        out[key] = value
+    return out
+
+
+def _load_strict(module: nn.Module, state: Dict[str, Tensor], path: str, what: str,
+                 hint: str) -> None:
+    """Load ``state`` into ``module``; every parameter and buffer must be in it (BN
+    ``num_batches_tracked`` excepted) with the right shape, and nothing else may be."""
+    own = module.state_dict()
+    missing = sorted(k for k in own if k not in state and not k.endswith('num_batches_tracked'))
+    unexpected = sorted(k for k in state if k not in own)
+    shape = sorted(f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+                   for k, v in state.items() if k in own and own[k].shape != v.shape)
+    if missing or unexpected or shape:
+        raise RuntimeError(
+            f'{what} checkpoint {path} does not fit {type(module).__name__}: {len(missing)} '
+            f'missing keys {missing[:8]}, {len(unexpected)} unexpected keys {unexpected[:8]}, '
+            f'{len(shape)} shape mismatches {shape[:4]}. {hint}')
+    with torch.no_grad():
+        for key, value in state.items():
+            own[key].copy_(value.to(own[key].dtype))
+
+
+VIT_HINT = ('Expected an MAE ViT-B/16 checkpoint (mae_pretrain_vit_base.pth of '
+            'facebookresearch/mae) or a timm vit_base_patch16_224 state dict.')
+RESNET_HINT = ('Expected a torchvision ImageNet ResNet state dict (e.g. resnet50-0676ba61.pth or '
+               'resnet50-19c8e357.pth of download.pytorch.org/models).')
+
+
+def load_vit_pretrained(backbone: nn.Module, path: str) -> None:
+    """Initialise an :class:`~ikun_mm.models.sot.OSTrackViT` from a local timm / MAE ViT file
+    (converted with :func:`convert_vit_to_ostrack_backbone`); raises naming the file and keys on
+    anything that does not fit."""
+    state = convert_vit_to_ostrack_backbone(read_official_state_dict(path), backbone.z_grid,
+                                            backbone.x_grid, backbone.patch_size, path)
+    _load_strict(backbone, state, path, 'ViT', VIT_HINT)
+
+
+def load_resnet_pretrained(backbone: nn.Module, path: str) -> None:
+    """Initialise mmdet's ``ResNet`` (``num_stages`` stages) from a local torchvision ResNet
+    file; raises naming the file and keys on anything that does not fit."""
+    state = convert_torchvision_resnet(read_official_state_dict(path),
+                                       getattr(backbone, 'num_stages', 4))
+    _load_strict(backbone, state, path, 'ResNet', RESNET_HINT)
 
 
 CONVERTERS: Dict[str, Callable[[Dict[str, Tensor]], Dict[str, Tensor]]] = {

@@ -2,35 +2,54 @@
 
 * backbone: ResNet up to layer3 (stride 16; mmdet's ``ResNet`` with ``num_stages=3``), then a
   1x1 ``bottleneck`` to the transformer width; the features of the templates (the initial one
-  and a dynamic one) and of the search region are flattened and concatenated;
-* transformer: DETR's encoder-decoder (mmdet's ``DetrTransformerEncoder`` / ``Decoder``, sine
-  position encoding) with one learned target query (``query_embed``);
+  and a dynamic one) and of the search region are flattened and concatenated. The official
+  backbone starts from torchvision's ImageNet ResNet-50 with the stem and layer1 frozen and
+  frozen batch norms: give it with ``backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH)``
+  (a local torchvision file, loaded strictly by :meth:`STARK.init_weights`); a stage-1 model
+  whose backbone freezes stages or BN without such an init is refused at build time;
+* transformer: DETR's encoder-decoder (mmdet's ``DetrTransformerEncoder`` / ``Decoder``, post-norm,
+  sine position encoding, Xavier-uniform initialisation as the official ``Transformer``) with one
+  learned target query (``query_embed``); padded crop areas are masked: the crop's padding mask
+  (:meth:`~ikun_mm.models.sot.base_sot.BaseSOTModel.sample_target`) is shrunk to the feature grid
+  by nearest interpolation, the sine encoding counts only unpadded cells, and the encoder and the
+  decoder's cross-attention ignore padded keys (``lib/models/stark/backbone.py``,
+  ``transformer.py``);
 * corner head :class:`~ikun_mm.models.sot.stark_head.STARKCornerHead` on the search part of the
   encoder output weighted by its similarity to the decoded query (``enc * (enc . q)``);
 * stage 1 (``stage=1``): L1 (x5) + GIoU (x2) on (x1, y1, x2, y2) normalised by the crop side;
 * stage 2 (``stage=2``): everything but the score head
   (:class:`~ikun_mm.models.sot.stark_head.STARKScoreHead`) is frozen and the score head learns,
   with binary cross-entropy, whether the search crop holds the template's target (the sampler's
-  negatives come from other sequences);
-* tracking: every ``update_interval`` frames, when the score exceeds ``update_threshold``, the
-  dynamic template is re-cropped around the current box.
+  negatives come from other sequences). Stage 2 must start from a stage-1 checkpoint
+  (``load_from``): its first loss raises if no weights were loaded into the model;
+* tracking (``lib/test/tracker/stark_st.py``): the search crop around the last box, the box mapped
+  back around its centre and clipped with a 10 px margin; on every frame whose index is a
+  multiple of ``update_interval`` and whose score (sigmoid of the score head) exceeds
+  ``update_threshold`` (0.5), the dynamic template is re-cropped around the new box. Official
+  intervals (``TEST.UPDATE_INTERVALS`` of ``experiments/stark_st2/baseline.yaml``): LaSOT 200,
+  GOT-10k 200, TrackingNet 25, VOT20 10.
 
-Deliberate differences from the official code: crops are not padded with masks (pad pixels are
-the mean colour, position encodings see a full grid). The score head exists from stage 1 on but
-only learns in stage 2, so stage-1 configs set ``test_cfg.use_score=False`` (the dynamic template
-is then refreshed on schedule without the score gate).
+Deliberate differences from the official code: training crops carry no padding masks (the
+training pipeline does not produce them; test crops do); the score head exists from stage 1 on
+but only learns in stage 2, so tracking with a stage-1 model sets ``test_cfg.use_score=False``
+(the dynamic template is then refreshed on schedule without the score gate; the official code
+only tracks with stage-2 models).
 """
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmdet.models.layers import (DetrTransformerDecoder, DetrTransformerEncoder,
                                  SinePositionalEncoding)
 from torch import Tensor, nn
 
 from ikun_mm.registry import MODELS
 from ikun_mm.structures import SOTDataSample
-from ikun_mm.structures.sot_crop import clip_box
+from ikun_mm.structures.sot_crop import clip_box_margin
 from .base_sot import BaseSOTModel
+from .pretrained import load_resnet_pretrained
+
+Feat = Tuple[Tensor, Tensor, Tensor]  # tokens (B, L, C), position embeddings (B, L, C), mask (B, L)
 
 
 @MODELS.register_module()
@@ -38,7 +57,11 @@ class STARK(BaseSOTModel):
     """STARK-ST tracker.
 
     Args:
-        backbone: mmdet ``ResNet`` config ending at layer3 (``out_indices=(2,)``).
+        backbone: mmdet ``ResNet`` config ending at layer3 (``out_indices=(2,)``); its
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` names a local torchvision
+            ResNet file, loaded by :meth:`init_weights` with
+            :func:`~ikun_mm.models.sot.pretrained.load_resnet_pretrained` (strict, unlike
+            mmengine's loader).
         backbone_channels: channels of the backbone output (1024 for ResNet-50 layer3).
         encoder, decoder: configs of mmdet's ``DetrTransformerEncoder`` / ``Decoder``.
         positional_encoding: config of mmdet's ``SinePositionalEncoding`` (``num_feats`` =
@@ -49,7 +72,13 @@ class STARK(BaseSOTModel):
         num_templates: templates per forward (2: initial + dynamic).
         loss_l1, loss_giou, loss_cls: mmdet loss configs.
         test_cfg: ``update_interval`` (frames, default 200 as on LaSOT), ``update_threshold``
-            (0.5), ``use_score`` (update only when the score passes, default True).
+            (0.5), ``use_score`` (update only when the score passes, default True),
+            ``clip_margin`` (pixels, default 10).
+
+    Raises:
+        ValueError: a stage-1 model whose backbone freezes stages (``frozen_stages >= 0``) or
+            batch norms (``norm_cfg.requires_grad=False`` / ``norm_eval=True``) without a
+            pretrained init.
     """
 
     def __init__(self,
@@ -76,6 +105,25 @@ class STARK(BaseSOTModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if stage not in (1, 2):
             raise ValueError(f'STARK stage must be 1 or 2, got {stage}')
+        backbone = dict(backbone)
+        init = backbone.get('init_cfg')
+        self.backbone_checkpoint: Optional[str] = None
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            self.backbone_checkpoint = init.get('checkpoint')
+            backbone['init_cfg'] = None  # loaded strictly by init_weights, not by mmengine
+        norm = backbone.get('norm_cfg') or {}
+        frozen = (backbone.get('frozen_stages', -1) >= 0 or norm.get('requires_grad') is False
+                  or bool(backbone.get('norm_eval', False)))
+        if stage == 1 and frozen and not self.backbone_checkpoint and not backbone.get(
+                'pretrained'):
+            raise ValueError(
+                'STARK backbone freezes stages or batch norms (frozen_stages='
+                f'{backbone.get("frozen_stages", -1)}, norm_cfg={norm}, norm_eval='
+                f'{backbone.get("norm_eval", False)}) but has no pretrained weights: give '
+                "backbone.init_cfg=dict(type='Pretrained', checkpoint='checkpoints/pretrained/"
+                "resnet50-0676ba61.pth') (torchvision's ImageNet ResNet-50, as the official "
+                'STARK), or train it from scratch with frozen_stages=-1, '
+                "norm_cfg=dict(type='BN', requires_grad=True) and norm_eval=False")
         self.backbone = MODELS.build(backbone)
         self.encoder = DetrTransformerEncoder(**encoder)
         self.decoder = DetrTransformerDecoder(**decoder)
@@ -95,8 +143,10 @@ class STARK(BaseSOTModel):
         self.stage = stage
         self.num_templates = num_templates
         self.test_cfg = {'update_interval': 200, 'update_threshold': 0.5, 'use_score': True,
-                         **(test_cfg or {})}
-        self.templates: List[Tensor] = []
+                         'clip_margin': 10., **(test_cfg or {})}
+        self.templates: List[Feat] = []
+        #: set when a state dict with backbone weights is loaded (stage 2 needs stage 1's)
+        self.weights_loaded = False
         if stage == 2:
             for name, p in self.named_parameters():
                 p.requires_grad_(name.startswith('cls_head.'))
@@ -109,33 +159,60 @@ class STARK(BaseSOTModel):
                     module.eval()
         return self
 
+    def init_weights(self) -> None:
+        """mmengine's initialisation of the parts, Xavier-uniform transformer weights (the
+        official ``Transformer._reset_parameters``), then the backbone's pretrained file."""
+        super().init_weights()
+        for part in (self.encoder, self.decoder):
+            for p in part.parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_uniform_(p)
+        if self.backbone_checkpoint:
+            load_resnet_pretrained(self.backbone, self.backbone_checkpoint)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # called by torch's and mmengine's loaders (load_from) for this module
+        if any(k.startswith(prefix + 'backbone.') for k in state_dict):
+            self.weights_loaded = True
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # ------------------------------------------------------------------ network
-    def extract(self, img: Tensor) -> Tuple[Tensor, Tensor]:
-        """Crop images (B, 3, S, S) -> tokens (B, (S/16)^2, C) and position embeddings (same)."""
+    def extract(self, img: Tensor, mask: Optional[Tensor] = None) -> Feat:
+        """Crop images (B, 3, S, S) and their padding masks (B, S, S) (True on padding, None:
+        no padding) -> tokens (B, (S/16)^2, C), position embeddings (same) and the token
+        padding mask (B, (S/16)^2)."""
         feat = self.bottleneck(self.backbone(img)[-1])
         b, _, h, w = feat.shape
-        pos = self.positional_encoding(feat.new_zeros(b, h, w, dtype=torch.bool))
-        return feat.flatten(2).transpose(1, 2), pos.flatten(2).transpose(1, 2)
+        if mask is None:
+            fmask = feat.new_zeros(b, h, w, dtype=torch.bool)
+        else:  # nearest interpolation to the feature grid, as the official backbone
+            fmask = F.interpolate(mask[None].float(), size=(h, w)).to(torch.bool)[0]
+        pos = self.positional_encoding(fmask)
+        return (feat.flatten(2).transpose(1, 2), pos.flatten(2).transpose(1, 2),
+                fmask.flatten(1))
 
-    def transformer_heads(self, templates: List[Tuple[Tensor, Tensor]],
-                          search: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
+    def transformer_heads(self, templates: List[Feat], search: Feat) -> Tuple[Tensor, Tensor]:
         """Run the transformer and heads on extracted tokens.
 
         Args:
-            templates: (tokens, pos) pairs of the templates, each Tensor (B, Lz, C).
-            search: (tokens, pos) of the search region, Tensors (B, Lx, C).
+            templates: (tokens, pos, mask) of the templates, Tensors (B, Lz, C), (B, Lz, C),
+                (B, Lz).
+            search: (tokens, pos, mask) of the search region.
 
         Returns:
             boxes Tensor of shape (B, 4) (x1y1x2y2 normalised by the search side) and score
             logits Tensor of shape (B,).
         """
-        tokens = torch.cat([t for t, _ in templates] + [search[0]], dim=1)
-        pos = torch.cat([p for _, p in templates] + [search[1]], dim=1)
-        memory = self.encoder(query=tokens, query_pos=pos, key_padding_mask=None)
+        feats = list(templates) + [search]
+        tokens = torch.cat([f[0] for f in feats], dim=1)
+        pos = torch.cat([f[1] for f in feats], dim=1)
+        mask = torch.cat([f[2] for f in feats], dim=1)
+        mask = mask if mask.any() else None
+        memory = self.encoder(query=tokens, query_pos=pos, key_padding_mask=mask)
         b = tokens.shape[0]
         query_pos = self.query_embed.weight[None].expand(b, -1, -1)
         hs = self.decoder(query=torch.zeros_like(query_pos), key=memory, value=memory,
-                          query_pos=query_pos, key_pos=pos, key_padding_mask=None)[-1]
+                          query_pos=query_pos, key_pos=pos, key_padding_mask=mask)[-1]
         lx = search[0].shape[1]
         enc = memory[:, -lx:]  # (B, Lx, C)
         att = enc @ hs.transpose(1, 2)  # (B, Lx, 1)
@@ -156,6 +233,12 @@ class STARK(BaseSOTModel):
         gt_boxes, labels = self.split_gt(data_samples)
         labels = labels[:, 0]
         if self.stage == 2:
+            if not self.weights_loaded:
+                raise RuntimeError(
+                    'STARK stage 2 trains only the score head on a frozen stage-1 network, but no '
+                    'weights were loaded into this model: start it from a stage-1 checkpoint, e.g. '
+                    '--cfg-options load_from=work_dirs/<stage-1 config>/epoch_N.pth (or a '
+                    'converted official STARK-ST checkpoint)')
             return dict(loss_cls=self.loss_cls(logits[:, None], labels[:, None].float()))
         gt = gt_boxes[:, 0] / self.search_size
         pos = labels > 0
@@ -171,22 +254,30 @@ class STARK(BaseSOTModel):
 
     # ------------------------------------------------------------------ tracking
     def init(self, img: Tensor, bbox: Tensor) -> None:
-        z, _ = self.crop(img, bbox, self.template_factor, self.template_size)
-        feat = self.extract(z)
+        z, mask, _ = self.sample_target(img, bbox, self.template_factor, self.template_size)
+        feat = self.extract(z, mask)
         self.templates = [feat] * self.num_templates
         self.state = bbox.float().clone()
 
     def track(self, img: Tensor) -> Tuple[Tensor, float]:
-        x, region = self.crop(img, self.state, self.search_factor, self.search_size)
-        box, logit = self.transformer_heads(self.templates, self.extract(x))
-        box = clip_box(self.uncrop(box[0] * self.search_size, region, self.search_size),
-                       img.shape[-2], img.shape[-1])
+        x, mask, region = self.sample_target(img, self.state, self.search_factor,
+                                             self.search_size)
+        box, logit = self.transformer_heads(self.templates, self.extract(x, mask))
+        box = clip_box_margin(self.uncrop(box[0] * self.search_size, region, self.search_size),
+                              img.shape[-2], img.shape[-1], self.test_cfg['clip_margin'])
         score = float(logit[0].sigmoid())
         self.state = box
-        interval = self.test_cfg['update_interval']
-        if (self.num_templates > 1 and interval > 0 and (self.frame_id + 1) % interval == 0
-                and (not self.test_cfg['use_score']
-                     or score > self.test_cfg['update_threshold'])):
-            z, _ = self.crop(img, box, self.template_factor, self.template_size)
-            self.templates = self.templates[:-1] + [self.extract(z)]
+        if self.should_update(self.frame_id + 1, score):
+            z, zmask, _ = self.sample_target(img, box, self.template_factor, self.template_size)
+            self.templates = self.templates[:-1] + [self.extract(z, zmask)]
         return box, score
+
+    def should_update(self, frame_id: int, score: float) -> bool:
+        """Whether frame ``frame_id`` (0 = the first frame) replaces the dynamic template: its
+        index is a multiple of ``update_interval`` and (with ``use_score``) its score exceeds
+        ``update_threshold``, as ``frame_id % interval == 0 and conf_score > 0.5`` in the
+        official tracker."""
+        interval = self.test_cfg['update_interval']
+        return (self.num_templates > 1 and interval > 0 and frame_id % interval == 0
+                and (not self.test_cfg['use_score']
+                     or score > self.test_cfg['update_threshold']))

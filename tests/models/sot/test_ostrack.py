@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from ikun_mm.models.sot import OSTrack, candidate_elimination, decode_center, hann_window
+from ikun_mm.models.sot.ostrack_head import (centernet_gaussian_radius, draw_gaussian,
+                                             generate_heatmap)
 from ikun_mm.models.sot.ostrack_vit import restore_search_tokens
 from ikun_mm.registry import MODELS
 
@@ -61,8 +63,63 @@ def test_decode_center_and_hann_window():
     box, best = decode_center(score, offset, size)
     torch.testing.assert_close(box, torch.tensor([[1.5 / 4, 2.25 / 4, 0.3, 0.3]]))
     assert float(best) == 1
-    win = hann_window(5)
-    assert float(win[2, 2]) == 1 and float(win[0, 3]) == 0 and torch.allclose(win, win.T)
+
+
+def test_hann_window_is_the_official_centred_cosine_window():
+    # OSTrack's hann1d(n, centered=True): 0.5 (1 - cos(2 pi k / (n + 1))), k = 1..n
+    torch.testing.assert_close(hann_window(3), torch.tensor([.5, 1., .5])[:, None] *
+                               torch.tensor([.5, 1., .5])[None, :])
+    n = 16
+    k = torch.arange(1, n + 1, dtype=torch.float64)
+    w = 0.5 * (1 - torch.cos(2 * math.pi * k / (n + 1)))
+    torch.testing.assert_close(hann_window(n), (w[:, None] * w[None, :]).float())
+    assert float(hann_window(n).min()) > 0  # no cell is zeroed
+
+
+def _radius_closed_form(w, h, o=0.7):
+    """CenterNet's radius as OSTrack's heapmap_utils computes it: the larger root of each of
+    CornerNet's three quadratics a r^2 - b r + c = 0, written (b + sqrt(b^2 - 4ac)) / 2."""
+    r1 = ((h + w) + math.sqrt((h + w)**2 - 4 * w * h * (1 - o) / (1 + o))) / 2
+    r2 = (2 * (h + w) + math.sqrt(4 * (h + w)**2 - 16 * (1 - o) * w * h)) / 2
+    r3 = (-2 * o * (h + w) + math.sqrt(4 * o**2 * (h + w)**2 - 16 * o * (o - 1) * w * h)) / 2
+    return min(r1, r2, r3)
+
+
+def test_gaussian_radius_matches_the_centernet_formula():
+    # w = h = 4 cells: r3 = (-11.2 + sqrt(179.2)) / 2 = 1.0933 (mmdet's corrected radius: 0.39)
+    assert float(centernet_gaussian_radius(torch.tensor(4.), torch.tensor(4.))) == \
+        pytest.approx((-11.2 + math.sqrt(179.2)) / 2, abs=1e-5)
+    for w, h in [(4., 4.), (5.2, 3.1), (1., 9.), (12., 7.5), (0.5, 0.5)]:
+        r = centernet_gaussian_radius(torch.tensor(w), torch.tensor(h))
+        assert float(r) == pytest.approx(_radius_closed_form(w, h), rel=1e-5)
+
+
+def test_heatmap_is_a_gaussian_at_the_rounded_centre():
+    size = 16
+    # box (x, y, w, h) = (3.2, 5.0, 5.2, 4.6) cells: centre (5.8, 7.3) -> cell (6, 7)
+    box = torch.tensor([[3.2, 5.0, 3.2 + 5.2, 5.0 + 4.6]]) / size
+    heatmap = generate_heatmap(box, size)[0]
+    r = int(_radius_closed_form(5.2, 4.6))
+    assert r == 1
+    sigma = (2 * r + 1) / 6
+    ys, xs = torch.meshgrid(torch.arange(size), torch.arange(size), indexing='ij')
+    d2 = ((xs - 6)**2 + (ys - 7)**2).double()
+    inside = ((xs - 6).abs() <= r) & ((ys - 7).abs() <= r)
+    expected = torch.where(inside, torch.exp(-d2 / (2 * sigma**2)), torch.zeros(()))
+    expected[expected < torch.finfo(torch.float64).eps] = 0
+    torch.testing.assert_close(heatmap, expected.float())
+    assert float(heatmap[7, 6]) == 1 and int(heatmap.eq(1).sum()) == 1
+    # halves round to even as torch.round: centre x = 4 + 5 / 2 = 6.5 -> 6
+    box = torch.tensor([[4., 4., 9., 9.]]) / size
+    assert generate_heatmap(box, size)[0].argmax() == 6 * size + 6
+    # a larger target: radius 3 (7 x 7 peak); a centre off the map draws only its visible part
+    box = torch.tensor([[2., 2., 14., 14.]]) / size
+    r = int(_radius_closed_form(12., 12.))
+    assert int((generate_heatmap(box, size)[0] > 0).sum()) == (2 * r + 1)**2
+    part = torch.zeros(4, 4)
+    draw_gaussian(part, (-1, 1), 2)
+    assert (part[:, 2:] == 0).all()
+    assert float(part[1, 0]) == pytest.approx(math.exp(-1 / (2 * (5 / 6)**2)))
 
 
 def test_training_steps_lower_the_loss():
@@ -89,7 +146,19 @@ def test_tracking_returns_boxes_inside_the_frame():
     assert boxes.shape == (4, 4) and scores.shape == (4, )
     assert boxes[0].tolist() == [20., 10., 40., 30.]
     assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= 70).all() and (boxes[:, 3] <= 50).all()
-    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+    # the official clip_box(margin=10): at least 10 px wide and high, x2 >= 10, x1 <= W - 10
+    assert (boxes[1:, 2:] - boxes[1:, :2] >= 10 - 1e-4).all()
+    assert (boxes[1:, 0] <= 60).all() and (boxes[1:, 1] <= 40).all()
+
+
+def test_test_crops_pad_with_black():
+    model: OSTrack = MODELS.build(TINY_OSTRACK).eval()
+    frame = model.data_preprocessor.normalize(torch.full((3, 40, 40), 128.))
+    crop, mask, region = model.sample_target(frame, torch.tensor([0., 0., 10., 10.]), 4., 64)
+    # raw black (0) normalised: -mean / std per channel (frames are RGB after the preprocessor)
+    black = model.data_preprocessor.normalize(torch.zeros(3, 1, 1))[:, 0, 0]
+    torch.testing.assert_close(crop[0, :, 0, 0], black)
+    assert mask[0, 0, 0] and not mask[0, -1, -1] and region == (5., 5., 40)
 
 
 def test_invalid_backbone_config_errors():

@@ -44,10 +44,43 @@ def test_config_builds(path):
                 assert step.search_factor == model.search_factor
     for d in (cfg.train_dataloader.dataset.get('datasets', [cfg.train_dataloader.dataset])
               if cfg.get('train_dataloader') else []):
-        assert d.type in ('GOT10kDataset', 'LaSOTDataset') and 'frame_sampler' in d
+        assert d.type in ('GOT10kDataset', 'LaSOTDataset', 'COCOSeqDataset',
+                          'TrackingNetDataset') and 'frame_sampler' in d
     if cfg.model.type == 'OSTrack':
         assert cfg.optim_wrapper.optimizer.type == 'AdamW'
     if 'stage2' in path:
         assert model.stage == 2
         ds = cfg.train_dataloader.dataset
         assert all(d.frame_sampler.pos_prob == 0.5 for d in ds.get('datasets', [ds]))
+
+
+def _cfg(name):
+    return Config.fromfile(osp.join(ROOT, 'configs', *name.split('/')))
+
+
+def test_full_size_configs_start_from_documented_pretrained_files():
+    for name in ('ostrack/ostrack_vitb16-ce_256_300e_lasot-got10k.py',
+                 'ostrack/ostrack_vitb16-ce_384_300e_lasot-got10k.py'):
+        init = _cfg(name).model.backbone.init_cfg
+        assert init == dict(type='Pretrained',
+                            checkpoint='checkpoints/pretrained/mae_pretrain_vit_base.pth')
+    stage1 = _cfg('stark/stark-st50_stage1_500e_lasot-got10k.py').model
+    assert stage1.backbone.init_cfg.checkpoint == 'checkpoints/pretrained/resnet50-0676ba61.pth'
+    assert stage1.backbone.frozen_stages == 1 and stage1.backbone.norm_eval
+    # stage 2 starts from stage 1 (load_from), not from ImageNet
+    stage2 = _cfg('stark/stark-st50_stage2_50e_lasot-got10k.py').model
+    assert stage2.backbone.init_cfg is None and stage2.stage == 2
+    # tiny configs train from scratch
+    for name in ('ostrack/ostrack_tiny_synthetic.py', 'stark/stark_tiny_synthetic_stage1.py'):
+        assert _cfg(name).model.backbone.get('init_cfg') is None
+
+
+def test_stark_update_gate_is_consistent_with_the_official_tracker():
+    # official experiments/stark_st2/baseline.yaml: UPDATE_INTERVALS LaSOT/GOT-10k 200, gate 0.5
+    stage1 = _cfg('stark/stark-st50_stage1_500e_lasot-got10k.py').model.test_cfg
+    stage2 = _cfg('stark/stark-st50_stage2_50e_lasot-got10k.py').model.test_cfg
+    assert stage2.update_interval == 200 and stage2.update_threshold == 0.5 and stage2.use_score
+    assert stage1.update_interval == 200 and not stage1.use_score  # untrained score head
+    tiny2 = _cfg('stark/stark_tiny_synthetic_stage2.py').model.test_cfg
+    assert tiny2.use_score and tiny2.update_threshold == 0.5
+    assert not _cfg('stark/stark_tiny_synthetic_stage1.py').model.test_cfg.use_score

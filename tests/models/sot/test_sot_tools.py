@@ -1,4 +1,5 @@
 """tools/train.py and tools/test.py on generated SOT sequences."""
+import math
 import os.path as osp
 import pickle
 
@@ -62,5 +63,9 @@ def test_train_tool_runs_ostrack_tiny(sot_data, tmp_path):
 
 
 def test_ce_warmup_schedule():
+    # official adjust_keep_rate at 1-based epoch E: 1 before start, then
+    # r + (1 - r) (cos(pi t) + 1) / 2 with t = (E - start) / warm; progress = (1 - cos(pi t)) / 2
     hook = CEKeepRatioWarmupHook(start_epoch=2, warmup_epochs=4)
-    assert [hook.progress(e) for e in range(8)] == [0, 0, 0, 0.25, 0.5, 0.75, 1, 1]
+    expected = [0, 0, (1 - math.cos(math.pi / 4)) / 2, 0.5, (1 - math.cos(3 * math.pi / 4)) / 2,
+                1, 1, 1]
+    assert [hook.progress(e) for e in range(8)] == pytest.approx(expected, abs=1e-12)

@@ -1,4 +1,5 @@
-"""STARK: corner soft-argmax, stage-1/2 training, dynamic template update."""
+"""STARK: corner soft-argmax, stage-1/2 training, dynamic template update, padding masks."""
+import pytest
 import torch
 
 from ikun_mm.models.sot import corners_to_box, soft_argmax_2d
@@ -52,9 +53,21 @@ def test_stage1_training_steps_lower_the_box_loss():
     assert losses[-1] < 0.85 * losses[0], losses
 
 
+def test_stage2_refuses_to_train_without_stage1_weights():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(TINY_STARK, stage=2)).train()
+    inputs, samples = square_batch(2, template=32, search=64, num_templates=2)
+    inputs = {k: model.data_preprocessor.normalize(v) for k, v in inputs.items()}
+    with pytest.raises(RuntimeError, match='stage 2.*load_from'):
+        model.loss(inputs, samples)
+    model.load_state_dict(MODELS.build(TINY_STARK).state_dict())  # a stage-1 checkpoint
+    assert set(model.loss(inputs, samples)) == {'loss_cls'}
+
+
 def test_stage2_trains_only_the_score_head():
     torch.manual_seed(0)
     model = MODELS.build(dict(TINY_STARK, stage=2)).train()
+    model.load_state_dict(MODELS.build(TINY_STARK).state_dict())
     trainable = {n.split('.')[0] for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {'cls_head'}
     assert not model.backbone.training and model.cls_head.training
@@ -88,3 +101,68 @@ def test_dynamic_template_is_replaced_every_interval():
             assert 0 <= score <= 1 and box.shape == (4, )
     assert seen == [False, True, False, True]  # at frames 2 and 4: every 2nd frame
     assert torch.equal(model.templates[0][0], first)  # the initial template stays
+
+
+def _score_head_says(model, logit: float) -> None:
+    """Make the score head output a constant logit."""
+    last = model.cls_head.layers[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(logit)
+
+
+@pytest.mark.parametrize('logit,updates', [(4., [False, True, False, True, False, True]),
+                                           (-4., [False] * 6)])
+def test_dynamic_template_update_is_gated_by_the_score(logit, updates):
+    # official stark_st tracker: frame_id % interval == 0 and sigmoid(score) > 0.5
+    torch.manual_seed(0)
+    model = MODELS.build(dict(TINY_STARK, test_cfg=dict(update_interval=2, use_score=True,
+                                                        update_threshold=0.5))).eval()
+    _score_head_says(model, logit)
+    frames = [torch.randn(3, 60, 80) for _ in range(7)]
+    model.init(frames[0], torch.tensor([30., 20., 50., 40.]))
+    seen = []
+    with torch.no_grad():
+        for i, frame in enumerate(frames[1:], 1):
+            model.frame_id = i - 1
+            dynamic = model.templates[1][0]
+            _, score = model.track(frame)
+            assert (score > 0.5) == (logit > 0)
+            seen.append(model.templates[1][0] is not dynamic)
+    assert seen == updates
+    assert model.should_update(200, 0.51) and not model.should_update(200, 0.5)
+    assert not model.should_update(3, 0.9)
+
+
+def test_padded_keys_are_ignored():
+    """With a padding mask, the decoded query (hence the score) does not depend on the padded
+    search tokens; the position encoding counts only unpadded cells."""
+    torch.manual_seed(0)
+    model = MODELS.build(TINY_STARK).eval()
+    z = model.extract(torch.randn(1, 3, 32, 32))
+    mask = torch.zeros(1, 64, 64, dtype=torch.bool)
+    mask[:, :, :32] = True  # left half of the search crop is padding
+    x = torch.randn(1, 3, 64, 64)
+    tokens, pos, fmask = model.extract(x, mask)
+    assert fmask.reshape(4, 4)[:, :2].all() and not fmask.reshape(4, 4)[:, 2:].any()
+    assert not torch.equal(pos, model.extract(x)[1])
+    changed = tokens.clone()
+    changed[fmask] = torch.randn_like(changed[fmask]) * 5
+    with torch.no_grad():
+        _, logit = model.transformer_heads([z, z], (tokens, pos, fmask))
+        _, logit2 = model.transformer_heads([z, z], (changed, pos, fmask))
+        _, logit3 = model.transformer_heads([z, z], (changed, pos, torch.zeros_like(fmask)))
+    torch.testing.assert_close(logit, logit2)
+    assert not torch.allclose(logit, logit3)
+
+
+def test_tracking_crops_carry_padding_masks_and_clip_with_margin():
+    torch.manual_seed(0)
+    model = MODELS.build(TINY_STARK).eval()
+    frame = torch.randn(3, 60, 80)
+    model.init(frame, torch.tensor([0., 0., 12., 12.]))  # the template crop overhangs
+    assert model.templates[0][2].any()
+    with torch.no_grad():
+        model.frame_id = 0
+        box, _ = model.track(frame)
+    assert float(box[2] - box[0]) >= 10 - 1e-4 and float(box[0]) <= 70
