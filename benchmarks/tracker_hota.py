@@ -1,17 +1,24 @@
 """HOTA (TrackEval) of NeuralSORT and mmdet's trackers on the same cached detections.
 
     python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split test|val|train|all]
-        [--trackers neuralsort neuralsort_reid ocsort bytetrack sort strongsort]
+        [--trackers neuralsort neuralsort_reid deepsort strongsort_reid ocsort bytetrack sort
+                    strongsort]
         [--nkf-checkpoint CKPT] [--reid-checkpoint CKPT] [--json]
 
 Every tracker is built from ``configs/neuralsort/<name>_mini_refer_kitti.py`` (they differ only
-in ``model.tracker``) and run on the data root's detection files; ground truth is each video's
-``labels_with_ids``. Scores are combined over videos by TrackEval.
+in ``model.tracker``, and the ``*reid*``/``deepsort`` ones add ``model.reid``) and run on the data
+root's detection files; ground truth is each video's ``labels_with_ids``. Scores are combined
+over videos by TrackEval. Trackers with a ReID read the frames and need ``--reid-checkpoint``.
+
+Timing: ``ms/frame`` is the wall time of tracking divided by the number of frames (one thread);
+``reid ms/frame`` is the part spent reading frames and in the ReID's forward (crops included in
+the tracker's own time), i.e. what appearance costs on top of the tracker.
 """
 import argparse
 import json
 import os.path as osp
 import sys
+import time
 
 import numpy as np
 from mmengine.config import DictAction
@@ -23,6 +30,22 @@ sys.path.insert(0, ROOT)
 def gt_rows(ann) -> np.ndarray:
     b = ann.boxes
     return np.c_[b[:, 0] + 1, b[:, 1], b[:, 3], b[:, 4], b[:, 5] - b[:, 3], b[:, 6] - b[:, 4]]
+
+
+def _wrap_timer(obj, method: str, timer: dict = None) -> dict:
+    """Accumulate the wall time of ``obj.method`` calls into ``timer['seconds']``."""
+    timer = timer if timer is not None else dict(seconds=0.)
+    inner = getattr(obj, method)
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            timer['seconds'] += time.perf_counter() - start
+
+    setattr(obj, method, timed)
+    return timer
 
 
 def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
@@ -58,17 +81,25 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
             cfg.model.tracker.motion = dict(type='KalmanFilter',
                                             center_only=nkf.get('center_only', False),
                                             use_nsa=nkf.get('use_nsa', False))
-        if name == 'neuralsort_reid':
+        if cfg.model.get('reid') is not None:
             if not reid_checkpoint:
-                raise SystemExit('neuralsort_reid needs --reid-checkpoint (a trained ReID)')
+                raise SystemExit(f'{name} needs --reid-checkpoint (a trained ReID)')
             cfg.model.reid.checkpoint = reid_checkpoint
         model = MODELS.build(cfg.model).eval()
-        pred = {}
+        pixel_timer = _wrap_timer(model, 'frame_tensor')
+        if model.reid is not None:
+            pixel_timer = _wrap_timer(model.reid, 'forward', pixel_timer)
+        pred, seconds = {}, 0.
         for v, a in anns.items():
+            start = time.perf_counter()
             res = track_video(model, a.num_frames, a.img_size, video=v,
                               img_paths=a.img_paths if model.needs_pixels else None)
+            seconds += time.perf_counter() - start
             pred[v] = mot_rows_from_boxes(res[:, :7])
-        table[name] = evaluate_mot(gt, pred, frames)['COMBINED']
+        table[name] = dict(evaluate_mot(gt, pred, frames)['COMBINED'])
+        num_frames = sum(frames.values())
+        table[name]['ms_per_frame'] = 1000 * seconds / num_frames
+        table[name]['reid_ms_per_frame'] = 1000 * pixel_timer['seconds'] / num_frames
     return dict(data_root=data_root, split=split, videos=sorted(videos),
                 nkf_checkpoint=nkf_checkpoint, cfg_options=cfg_options, results=table)
 
@@ -101,10 +132,11 @@ def main():
         return
     keys = ['HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1', 'IDSW']
     print(f'{len(out["videos"])} videos ({args.split}) of {args.data_root}')
-    print('| tracker | ' + ' | '.join(keys) + ' |')
+    print('| tracker | ' + ' | '.join(keys) + ' | ms/frame | of which ReID |')
     for name, r in out['results'].items():
-        print(f'| {name} | ' + ' | '.join(f'{100 * r[k]:.2f}' if k != 'IDSW' else f'{r[k]:.0f}'
-                                          for k in keys) + ' |')
+        cells = [f'{100 * r[k]:.2f}' if k != 'IDSW' else f'{r[k]:.0f}' for k in keys]
+        cells += [f'{r["ms_per_frame"]:.1f}', f'{r["reid_ms_per_frame"]:.1f}']
+        print(f'| {name} | ' + ' | '.join(cells) + ' |')
 
 
 if __name__ == '__main__':

@@ -17,8 +17,16 @@ _base_ = ['./neuralsort_mini_refer_kitti.py']
 # weights from tools/train.py with the ReID config; None = random weights (logged)
 reid_checkpoint = None
 reid_crop_size = (64, 32)  # (h, w): the ReID config's crop_size
+# the ReID's training normalisation (its ReIDDataPreprocessor), as mmdet's trackers name it
+reid_img_norm_cfg = dict(
+    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 model = dict(
+    # the frames reach the tracker as read (BGR, 0..255: detections from file need no detector
+    # normalisation); trackers read this to know what normalisation the pixels went through
+    data_preprocessor=dict(
+        type='TrackDataPreprocessor', mean=[0., 0., 0.], std=[1., 1., 1.], bgr_to_rgb=False,
+        rgb_to_bgr=False),
     tracker=dict(
         # DeepSORT's matching: nearest-neighbour cosine distance to the last 100 features.
         # DeepSORT's largest accepted distance, 0.2, suits its cosine-softmax features; for this
@@ -29,11 +37,7 @@ model = dict(
     reid=dict(
         type='CheckpointReID',  # mmdet's BaseReID, loading `checkpoint` when built
         checkpoint=reid_checkpoint,
-        data_preprocessor=dict(
-            type='ReIDDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            to_rgb=True),
+        data_preprocessor=dict(type='ReIDDataPreprocessor', **reid_img_norm_cfg),
         backbone=dict(
             type='mmpretrain.ResNet',
             depth=18,

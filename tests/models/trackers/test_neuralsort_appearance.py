@@ -259,3 +259,46 @@ def test_reid_config_tracks_with_pixels(mini_refer_kitti):
     motion = MODELS.build(motion_cfg.model).eval()
     no_pixels = track_video(model, 6, ann.img_size, video=video)
     np.testing.assert_array_equal(no_pixels, track_video(motion, 6, ann.img_size, video=video))
+
+
+@pytest.mark.parametrize('name,tracker_type', [('deepsort', 'SORTTracker'),
+                                               ('strongsort_reid', 'StrongSORTTracker')])
+def test_mmdet_reid_trackers_feed_the_reid_its_training_normalisation(mini_refer_kitti, name,
+                                                                      tracker_type):
+    """mmdet's DeepSORT/StrongSORT with our ReID: the frames reach the tracker unnormalised
+    (detections from file, no detector), and the tracker must renormalise the crops to the
+    ReID's training normalisation (BGR -> RGB, ImageNet mean/std). On a frame of one colour the
+    ReID's input is known in closed form, whatever the crop geometry."""
+    from mmengine.config import Config
+
+    from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_video_annotation,
+                                                 resolve_videos)
+    from ikun_mm.models.trackers import track_video
+    from ikun_mm.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort', f'{name}_mini_refer_kitti.py'))
+    assert cfg.model.tracker.type == tracker_type
+    assert tuple(cfg.model.tracker.reid.img_scale) == tuple(_reid_cfg().crop_size)
+    cfg.model.detector.det_dir = osp.join(mini_refer_kitti, DETECTION_DIR)
+    model = MODELS.build(cfg.model).eval()
+    seen = []
+    forward = model.reid.forward
+
+    def spy(x, *args, **kwargs):
+        seen.append(x.detach().clone())
+        return forward(x, *args, **kwargs)
+
+    model.reid.forward = spy
+    video = resolve_videos(mini_refer_kitti, 'test')[0]
+    ann = load_video_annotation(mini_refer_kitti, video)
+    width, height = ann.img_size
+    bgr = (10., 100., 200.)
+    model.frame_tensor = lambda path: torch.tensor(bgr).view(1, 3, 1, 1).expand(
+        1, 3, height, width).contiguous()
+    res = track_video(model, ann.num_frames, ann.img_size, video=video, img_paths=ann.img_paths)
+    assert len(res) and seen
+    rgb = torch.tensor(bgr[::-1]).view(1, 3, 1, 1)
+    expected = (rgb - torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)) / torch.tensor(
+        [58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    for x in seen:
+        assert x.shape[1:] == (3, *cfg.model.tracker.reid.img_scale)
+        torch.testing.assert_close(x, expected.expand_as(x), atol=1e-4, rtol=0)
