@@ -34,7 +34,8 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     dataset=dict(samples_per_epoch=160,
-                 frame_sampler=dict(max_frame_gap=20), pipeline=train_pipeline))
+                 frame_sampler=dict(mode='interval', max_frame_gap=20, min_sequence_length=2,
+                                   min_visible_frames=2), pipeline=train_pipeline))
 # no validation during the short schedule: evaluate with tools/test.py
 val_dataloader = None
 val_evaluator = None

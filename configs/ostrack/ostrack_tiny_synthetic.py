@@ -20,6 +20,11 @@ model = dict(
     search_factor=4.0,
     test_cfg=dict(window=True))
 
+# official causal sampling; the sequence filter relaxed for short generated sequences (official:
+# at least 20 frames); augmentations off (see the full-size configs for the official ones)
+train_dataloader = dict(
+    dataset=dict(frame_sampler=dict(mode='causal', min_sequence_length=2, min_visible_frames=2)))
+
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=150, val_interval=200)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

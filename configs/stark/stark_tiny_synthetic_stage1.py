@@ -35,8 +35,11 @@ model = dict(
     num_templates=2,
     test_cfg=dict(update_interval=10, update_threshold=0.5, use_score=False))
 
-frame_sampler = dict(type='SOTFrameSampler', num_template_frames=2, num_search_frames=1,
-                     max_frame_gap=30, pos_prob=1.0)
+# official trident_pro sampling (the dynamic template within 30 frames of the search frame); the
+# sequence filter relaxed for short generated sequences (official: at least 20 frames)
+frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_frames=2,
+                     num_search_frames=1, max_frame_gap=[30], pos_prob=1.0,
+                     min_sequence_length=2, min_visible_frames=1)
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=template_size,
              search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
              search_jitter=(4.5, 0.5))

@@ -5,8 +5,9 @@
 _base_ = ['./stark_tiny_synthetic_stage1.py']
 
 model = dict(stage=2, test_cfg=dict(update_interval=10, update_threshold=0.5, use_score=True))
-frame_sampler = dict(type='SOTFrameSampler', num_template_frames=2, num_search_frames=1,
-                     max_frame_gap=30, pos_prob=0.5)
+frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_frames=2,
+                     num_search_frames=1, max_frame_gap=[30], pos_prob=0.5,
+                     min_sequence_length=2, min_visible_frames=1)
 train_dataloader = dict(dataset=dict(frame_sampler=frame_sampler))
 train_cfg = dict(max_epochs=20, val_interval=100)
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[16], gamma=0.1)]

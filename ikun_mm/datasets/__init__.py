@@ -13,5 +13,6 @@ __all__ = [
 ]
 from .track_sequences import TrackSequenceDataset  # noqa: F401
 from .refer_kitti_windows import ReferKittiWindowDataset  # noqa: F401,E402
-from .sot_dataset import GOT10kDataset, LaSOTDataset, SOTDataset, SOTFormatError  # noqa: F401
+from .sot_dataset import (COCOSeqDataset, GOT10kDataset, LaSOTDataset,  # noqa: F401
+                          SOTDataset, SOTFormatError, SOTMixedDataset, TrackingNetDataset)
 from .sot_frame_sampler import SOTFrameSampler  # noqa: F401

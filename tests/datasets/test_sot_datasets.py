@@ -47,7 +47,8 @@ def test_generated_boxes_change_scale_and_stay_in_frame(sot_root):
 def test_training_item_crops_and_boxes(sot_root):
     ds = GOT10kDataset(
         sot_root, split='train', samples_per_epoch=7, seed=0,
-        frame_sampler=dict(type='SOTFrameSampler', num_template_frames=2),
+        frame_sampler=dict(type='SOTFrameSampler', num_template_frames=2,
+                           min_sequence_length=10),
         pipeline=[dict(type='LoadSOTImages'),
                   dict(type='SOTTemplateSearchCrop', template_size=32, search_size=64,
                        search_jitter=(0., 0.)),
@@ -84,19 +85,24 @@ def test_frame_sampler_orders_and_negatives():
     seq = dict(video='a', img_paths=[f'a{i}' for i in range(50)],
                bboxes=np.tile([[1., 1., 5., 5.]], (50, 1)).astype(np.float32),
                visible=np.ones(50, bool))
-    other = dict(video='b', img_paths=[f'b{i}' for i in range(5)],
-                 bboxes=np.tile([[2., 2., 9., 9.]], (5, 1)).astype(np.float32),
-                 visible=np.ones(5, bool))
+
+    class Other:  # stands for the dataset's official get_one_search
+
+        def draw_search(self, rng):
+            return dict(img_path='b0', bbox=np.array([2., 2., 9., 9.], np.float32))
+
     rng = np.random.default_rng(0)
     sampler = SOTFrameSampler(num_template_frames=2, max_frame_gap=10)
     for _ in range(50):
-        s = sampler(seq, rng, [seq, other])
-        t0, t1, x = s['frame_ids']
-        assert t0 <= t1 <= x and 0 < x - t0 <= 10
+        s = sampler(seq, rng, Other())
+        base, earlier, x = s['frame_ids']
+        # official causal: base template, an earlier template within the gap, a later search
+        assert base - 10 <= earlier < base < x < base + 10
         assert s['gt_labels'].tolist() == [1, 1, 1]
-    neg = SOTFrameSampler(pos_prob=0.0)(seq, rng, [seq, other])
+    # negative without an invisible frame in the video: a frame from elsewhere, label 0
+    neg = SOTFrameSampler(pos_prob=0.0)(seq, rng, Other())
     assert neg['gt_labels'].tolist() == [1, 0]
-    assert neg['img_paths'][0].startswith('a') and neg['img_paths'][1].startswith('b')
+    assert neg['img_paths'][0].startswith('a') and neg['img_paths'][1] == 'b0'
     assert SOTFrameSampler()(dict(seq, visible=np.zeros(50, bool)), rng) is None
 
 
