@@ -9,6 +9,23 @@
 _base_ = ['../_base_/models/atom_r18.py', '../_base_/default_runtime.py']
 
 search_size = 288
+# Tracking as pytracking/parameter/atom/default.py (its names in brackets): classifier scores
+# Fourier-upsampled to one value per pixel of the 288 x 288 crop (score_upsample_factor 1),
+# advanced localisation (target_not_found_threshold 0.25, distractor_threshold 0.8,
+# hard_negative_threshold 0.5, target_neighborhood_scale 2.2, dispalcement_scale 0.8),
+# Gaussian labels with sigma = 1/4 sqrt(w h) / 16 (output_sigma_factor), filter refit every 10th
+# frame (train_skipping, CG_iter 5) or at once after a hard negative (hard_negative_CG_iter 5).
+model = dict(
+    classifier=dict(update_cg_iter=5, hard_negative_cg_iter=5),
+    test_cfg=dict(
+        output_sigma_factor=0.25, score_upsample_factor=1.0, update_interval=10,
+        feature_dropout=(7, 0.2), num_boxes=10, box_jitter=(0.1, 0.5), refine_steps=5,
+        step_length=1.0, step_decay=1.0, top_k=3, max_aspect_ratio=6.0,
+        localization=dict(target_not_found_threshold=0.25, distractor_threshold=0.8,
+                          hard_negative_threshold=0.5, target_neighborhood_scale=2.2,
+                          displacement_scale=0.8),
+        update_scale_when_uncertain=True))
+
 train_pipeline = [
     dict(type='LoadSOTImages'),
     dict(type='SOTTemplateSearchCrop', template_factor=5.0, template_size=search_size,

@@ -5,22 +5,27 @@ times ``sqrt(w h)`` around the previous target, resized to ``search_size`` = 288
 
 * **target estimation**, learnt offline: :class:`~.atom_iou_net.ATOMIoUNet` predicts the IoU of a
   candidate box with the target, conditioned on the first frame through a modulation vector.
-  Training (:meth:`ATOM.loss`) samples 16 jittered proposals around the test-frame target and
-  regresses their IoU with MSE; the backbone is frozen in the paper setting.
+  Training (:meth:`ATOM.loss`) samples 16 jittered proposals around the test-frame target
+  (pytracking's ``perturb_box``) and regresses ``2 * IoU - 1`` with MSE, as pytracking's
+  ``ATOMProcessing`` and ``AtomActor``; the backbone is frozen in the paper setting.
 * **target classification**, learnt online: :class:`~.atom_classifier.OnlineClassifier` (1x1
   projection to 64 channels + 4x4 filter on layer3 features) is fitted with Gauss-Newton + CG on
-  the augmented first frame and refitted every ``update_interval`` frames, at once after a hard
-  negative.
+  the augmented first frame, refitted every ``update_interval`` frames (ATOM's
+  ``train_skipping``) whatever the frame's flag, and at once after a hard negative.
 
-Tracking one frame (:meth:`ATOM.track`): classifier scores -> coarse position (with
-distractor/hard-negative flags) -> 10 boxes around it (the current size plus 9 jittered ones)
-refined by 5 steps of gradient ascent on the predicted IoU -> mean of the best 3 -> new box ->
-new sample into the classifier's memory.
+Tracking one frame (:meth:`ATOM.track`), as pytracking's ``ATOM.track`` with the values of
+``pytracking/parameter/atom/default.py``: classifier scores on the feature grid (18 x 18) ->
+Fourier-upsampled to one value per search-crop pixel (288 x 288, ``score_upsample_factor`` = 1)
+-> advanced localisation (not found / uncertain / hard negative, :func:`localize_target`) ->
+10 boxes around the peak (the current size plus 9 jittered ones) refined by 5 steps of gradient
+ascent on the predicted IoU -> mean of the best 3 -> new box -> new sample into the classifier's
+memory with a Gaussian label of standard deviation ``output_sigma_factor * sqrt(w h) / stride``
+feature cells (isotropic, fixed from the first frame).
 
-Differences from the paper's tracker, on purpose: no Fourier upsampling of the score map
-(ATOM's default has none either) and no feature windowing; the first-frame augmentations warp
-the crop itself (see :mod:`.atom_augment`); the target size is clamped to the frame and to at
-least ``min_target_size`` pixels.
+Differences from pytracking's tracker, on purpose: the first-frame augmentations warp the crop
+itself (see :mod:`.atom_augment`); the target size is clamped to the frame and to at least
+``min_target_size`` pixels, and the centre to the frame (pytracking keeps the centre within
+0.3 target sizes outside the frame and does not clamp the size).
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -31,7 +36,7 @@ from ikun_mm.registry import MODELS
 from ikun_mm.structures import SOTDataSample
 from .atom_augment import augment_first_frame
 from .atom_boxes import fuse_top_k, jitter_boxes, refine_boxes_by_iou, sample_proposals
-from .atom_classifier import OnlineClassifier, gaussian_label, localize_target
+from .atom_classifier import OnlineClassifier, fourier_upsample, gaussian_label, localize_target
 from .atom_iou_net import ATOMIoUNet  # noqa: F401 (registers the default IoU predictor)
 from .base_sot import BaseSOTModel
 
@@ -71,8 +76,9 @@ class ATOM(BaseSOTModel):
     DEFAULT_TEST_CFG = dict(
         search_factor=5.0,  # search region side / sqrt(w h)
         search_size=288,  # crop side in pixels (18 x 16)
-        output_sigma_factor=0.25,  # label sigma / target size
-        update_interval=10,  # frames between filter updates
+        output_sigma_factor=0.25,  # label sigma / sqrt(w h) of the first-frame target
+        score_upsample_factor=1.0,  # upsampled score map side / search_size (ATOM: 1)
+        update_interval=10,  # frames between filter updates (ATOM's train_skipping)
         augmentation=dict(),  # arguments of augment_first_frame
         feature_dropout=(7, 0.2),  # extra first-frame samples: copies with channel dropout
         num_boxes=10,  # boxes refined by IoU ascent (current + 9 jittered)
@@ -82,8 +88,8 @@ class ATOM(BaseSOTModel):
         step_decay=1.0,
         top_k=3,
         max_aspect_ratio=6.0,
-        localization=dict(not_found_threshold=0.25, distractor_threshold=0.8,
-                          hard_negative_threshold=0.5, neighborhood_scale=2.2,
+        localization=dict(target_not_found_threshold=0.25, distractor_threshold=0.8,
+                          hard_negative_threshold=0.5, target_neighborhood_scale=2.2,
                           displacement_scale=0.8),
         update_scale_when_uncertain=True,
         min_target_size=4.0,
@@ -109,6 +115,13 @@ class ATOM(BaseSOTModel):
         if unknown:
             raise KeyError(f'ATOM test_cfg: unknown keys {sorted(unknown)}; known: '
                            f'{sorted(self.DEFAULT_TEST_CFG)}')
+        unknown = set(self.test_cfg['localization']) - set(
+            self.DEFAULT_TEST_CFG['localization'])
+        if unknown:
+            raise KeyError(f'ATOM test_cfg.localization: unknown keys {sorted(unknown)}; known: '
+                           f'{sorted(self.DEFAULT_TEST_CFG["localization"])}')
+        self.test_cfg['localization'] = dict(self.DEFAULT_TEST_CFG['localization'],
+                                             **self.test_cfg['localization'])
         self.stride = int(round(1 / self.iou_net.test_pool4.spatial_scale))
         self.classifier: Optional[OnlineClassifier] = None
         self.modulation: Optional[FeatPair] = None
@@ -144,7 +157,7 @@ class ATOM(BaseSOTModel):
         return ref_feats, test_feats, ref_boxes, test_boxes
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: List[SOTDataSample]) -> dict:
-        """MSE between predicted and true IoU of jittered proposals.
+        """MSE between the predicted and the target ``2 * IoU - 1`` of jittered proposals.
 
         Args:
             inputs (dict): ``template`` (B, Nt, 3, S, S) reference crops (the first is used) and
@@ -153,19 +166,19 @@ class ATOM(BaseSOTModel):
                 ``(x1, y1, x2, y2)`` in crop pixels.
 
         Returns:
-            dict: ``loss_iou`` and the monitoring value ``mean_iou_target``.
+            dict: ``loss_iou`` and the monitoring value ``mean_proposal_iou``.
         """
         ref_feats, test_feats, ref_boxes, test_boxes = self._pairs(inputs, data_samples)
         cfg = self.train_cfg
-        proposals, targets = sample_proposals(test_boxes, cfg['num_proposals'],
-                                              cfg['sigma_factors'], cfg['min_iou'])
+        proposals, ious = sample_proposals(test_boxes, cfg['num_proposals'],
+                                           cfg['sigma_factors'], cfg['min_iou'])
         pred = self.iou_net(ref_feats, test_feats, ref_boxes, proposals)
-        return dict(loss_iou=self.loss_iou(pred, targets),
-                    mean_iou_target=targets.mean().detach())
+        return dict(loss_iou=self.loss_iou(pred, 2 * ious - 1),
+                    mean_proposal_iou=ious.mean().detach())
 
     def _forward(self, inputs: Dict[str, Tensor],
                  data_samples: Optional[List[SOTDataSample]] = None) -> Tensor:
-        """Predicted IoU (B * Ns, 1) of each search frame's ground-truth box given its
+        """Predicted ``2 * IoU - 1`` (B * Ns, 1) of each search frame's ground-truth box given its
         reference box; ATOM's raw output needs boxes, so ``data_samples`` are required."""
         if data_samples is None:
             raise ValueError('ATOM._forward needs data_samples with the reference and search '
@@ -174,17 +187,31 @@ class ATOM(BaseSOTModel):
         return self.iou_net(ref_feats, test_feats, ref_boxes, test_boxes[:, None])
 
     # ------------------------------------------------------------------ tracking
-    def _label(self, center: Tensor, size: Tensor, feat_size: Tuple[int, int]) -> Tensor:
-        """Gaussian label (Ho, Wo) for a target at ``center`` (2,) with ``size`` (2,), both in
-        crop pixels."""
+    def _label(self, center: Tensor, feat_size: Tuple[int, int]) -> Tensor:
+        """Gaussian label (Ho, Wo) for a target at ``center`` (2,), in crop pixels, with the
+        standard deviation fixed at :meth:`init` (pytracking's ``init_label_function`` /
+        ``get_label_function``)."""
         clf = self.classifier
         score_center = center / self.stride - 0.5 - clf.score_offset()
-        sigma = (self.test_cfg['output_sigma_factor'] * size / self.stride).clamp(min=0.25)
-        return gaussian_label(score_center, sigma, clf.score_size(feat_size))
+        return gaussian_label(score_center, self.sigma, clf.score_size(feat_size))
 
-    def _score_to_crop(self, pos: Tensor) -> Tensor:
-        """Score-map cell ``(x, y)`` -> crop pixel."""
-        return (pos + self.classifier.score_offset() + 0.5) * self.stride
+    def _score_grid(self) -> Tuple[Tensor, Tensor]:
+        """Where the upsampled score map is evaluated.
+
+        pytracking samples the scores' Fourier series on ``output_sz = score_upsample_factor *
+        img_support_sz`` points and rolls the result so that cell ``output_sz // 2`` is the crop
+        centre and one cell is ``img_support_sz / output_sz`` crop pixels. Here: cell ``j`` is
+        crop pixel ``p_j = S / 2 + (j - M // 2) * S / M`` (``S`` = ``search_size``, ``M`` =
+        ``round(score_upsample_factor * S)``), i.e. score-cell coordinate ``p_j / stride - 0.5 -
+        score_offset`` (see :mod:`.atom_classifier`).
+
+        Returns:
+            tuple: crop pixels (M,) of the cells and their score-cell coordinates (M,).
+        """
+        size = self.test_cfg['search_size']
+        num = int(round(self.test_cfg['score_upsample_factor'] * size))
+        pixels = size / 2 + (torch.arange(num, dtype=torch.float64) - num // 2) * size / num
+        return pixels, pixels / self.stride - 0.5 - self.classifier.score_offset()
 
     def _crop_box(self, img: Tensor, center: Tensor,
                   size: Tensor) -> Tuple[Tensor, tuple, float]:
@@ -231,7 +258,11 @@ class ATOM(BaseSOTModel):
             centers = torch.cat([centers, centers[:1].expand(num_drop, -1)])
         aug_feats = normalize_features(aug_feats)
         self.classifier = OnlineClassifier(**dict(self.classifier_cfg, seed=cfg['seed']))
-        labels = torch.stack([self._label(c, size_crop, aug_feats.shape[-2:]) for c in centers])
+        # pytracking: sigma = output_sigma_factor * sqrt(prod(feature_sz / img_support_sz *
+        # base_target_sz)), in feature cells, the same in x and y, fixed for the sequence
+        sigma = cfg['output_sigma_factor'] * float(size_crop.prod().sqrt()) / self.stride
+        self.sigma = size_crop.new_full((2, ), sigma)
+        labels = torch.stack([self._label(c, aug_feats.shape[-2:]) for c in centers])
         self.classifier.initialize(aug_feats, labels)
 
     @torch.no_grad()
@@ -252,13 +283,16 @@ class ATOM(BaseSOTModel):
         crop, region, scale = self._crop_box(img, self.center, self.size)
         origin = crop.new_tensor(region[:2]) - region[2] / 2  # frame pixel of crop pixel 0
         feats2, feats3 = self.extract_feat(crop)
-        scores = self.classifier.score(normalize_features(feats3))[0]
+        raw_scores = self.classifier.score(normalize_features(feats3))[0]
+        pixels, cells = self._score_grid()
+        scores = fourier_upsample(raw_scores, cells, cells)  # (M, M), one cell per crop pixel
         size_crop = self.size * scale
-        pos, flag = localize_target(scores, size_crop / self.stride, **cfg['localization'])
+        cell_size = cfg['search_size'] / len(pixels)  # crop pixels per upsampled cell
+        pos, flag = localize_target(scores, size_crop / cell_size, **cfg['localization'])
         score = float(scores.max())
 
         if flag != 'not_found':
-            center_crop = self._score_to_crop(pos)
+            center_crop = pixels[pos.long()].to(size_crop)
             iou_feats = self.iou_net.get_iou_feat((feats2, feats3))
             box = torch.cat([center_crop - size_crop / 2, size_crop])
             box = self._refine(box, iou_feats)
@@ -269,17 +303,20 @@ class ATOM(BaseSOTModel):
                 self.size = new_size
             self._clamp_state(img.shape[-2:])
 
+        # pytracking's update: a sample unless not found / uncertain; the filter is refitted
+        # after a hard negative, else every update_interval frames whatever the flag
+        hard = flag == 'hard_negative'
         if flag not in ('not_found', 'uncertain'):
-            hard = flag == 'hard_negative'
             center_crop = (self.center - origin) * scale
-            label = self._label(center_crop, self.size * scale, feats3.shape[-2:])
+            label = self._label(center_crop, feats3.shape[-2:])
             self.classifier.add_sample(normalize_features(feats3), label, hard_negative=hard)
-            if hard:
-                self.classifier.update_filter(self.classifier.update_cg_iter)
-            elif self.frame_num % cfg['update_interval'] == 0:
-                self.classifier.update_filter()
+        if hard:
+            self.classifier.update_filter(self.classifier.hard_negative_cg_iter)
+        elif self.frame_num % cfg['update_interval'] == 0:
+            self.classifier.update_filter()
 
         self.state = torch.cat([self.center - self.size / 2, self.center + self.size / 2])
+        self.last_flag = flag
         return self.state.clone(), score
 
     def _refine(self, box: Tensor, iou_feats: FeatPair) -> Tensor:

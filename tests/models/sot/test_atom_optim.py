@@ -46,3 +46,29 @@ def test_gauss_newton_recovers_an_exponential_fit():
     (a, b), losses = gauss_newton(residuals, init, num_gn_iter=8, num_cg_iter=2)
     assert abs(float(a) - 1.5) < 1e-6 and abs(float(b) + 0.8) < 1e-6
     assert losses[-1] < 1e-12 < losses[0]
+
+
+def test_preconditioned_cg_first_step_and_convergence():
+    # one iteration of CG preconditioned by M = diag(m): x = alpha z, z = M^-1 b,
+    # alpha = <b, z> / <z, A z>; n iterations solve an n-dimensional system exactly
+    gen = torch.Generator().manual_seed(0)
+    m = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    a = m.T @ m + 0.1 * torch.eye(3, dtype=torch.float64)
+    b = torch.randn(3, generator=gen, dtype=torch.float64)
+    scale = torch.tensor([0.1, 0.1, 1e-4], dtype=torch.float64)
+
+    def apply_a(p):
+        flat = a @ torch.cat([p[0], p[1]])
+        return flat[:2], flat[2:]
+
+    def solve(num_iter, polak_ribiere):
+        x, _ = conjugate_gradient(apply_a, (b[:2], b[2:]), num_iter=num_iter,
+                                  preconditioner=(0.1, 1e-4), polak_ribiere=polak_ribiere)
+        return torch.cat(x)
+
+    z = b / scale
+    alpha = (b @ z) / (z @ a @ z)
+    assert torch.allclose(solve(1, True), alpha * z)
+    direct = torch.linalg.solve(a, b)
+    for polak_ribiere in (True, False):
+        assert torch.allclose(solve(3, polak_ribiere), direct, atol=1e-10)
