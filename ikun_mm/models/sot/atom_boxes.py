@@ -34,49 +34,66 @@ def aligned_iou_xywh(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 def sample_proposals(boxes: Tensor, num_proposals: int,
                      sigma_factors: Sequence[float] = (0.01, 0.05, 0.1, 0.2, 0.3),
-                     min_iou: float = 0.1, max_trials: int = 20,
+                     min_iou: float = 0.1, max_trials: int = 100, round_boxes: bool = True,
                      generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
     """Jitter ground-truth boxes into training proposals for the IoU predictor.
 
-    For each proposal a noise level ``s`` is drawn from ``sigma_factors``; centre and size get
-    Gaussian noise of standard deviation ``s * sqrt(w * h)`` (as in ATOM's training). Proposals
-    with IoU below ``min_iou`` are redrawn with the noise shrunk by 0.9 per trial; after
-    ``max_trials`` the remaining ones fall back to the ground truth itself (IoU 1).
+    pytracking's ``ATOMProcessing._generate_proposals`` with ``perturb_box``
+    (``ltr/data/processing_utils.py``), one proposal at a time, vectorised: a noise level ``s``
+    is drawn uniformly from ``sigma_factors`` per proposal; centre ``(cx, cy)`` and size
+    ``(w, h)`` get Gaussian noise of standard deviation ``s * sqrt(w * h)``; a width or height
+    ``<= 1`` is replaced by the ground truth's times ``U(0.15, 0.5)``; the box ``(x, y, w, h)`` is
+    rounded to whole pixels and the size rule applied again. A proposal is kept once its IoU
+    with the ground truth exceeds ``min_iou``; otherwise the noise shrinks by 0.9 and it is
+    drawn again, at most ``max_trials`` times (100), after which the last draw is kept whatever
+    its IoU. The regression target is made from the returned IoU as ``2 * IoU - 1``
+    (:meth:`ATOM.loss`, pytracking's "map to [-1, 1]").
 
     Args:
         boxes (Tensor): shape (B, 4), ground truth ``(x, y, w, h)``.
-        num_proposals (int): proposals per box (16 in ATOM).
-        sigma_factors (Sequence[float]): relative noise levels.
-        min_iou (float): minimum IoU of a proposal with its ground truth.
-        max_trials (int): redraw rounds.
+        num_proposals (int): proposals per box (``boxes_per_frame``, 16 in ATOM).
+        sigma_factors (Sequence[float]): relative noise levels (ATOM's list).
+        min_iou (float): a proposal must have an IoU above this (0.1 in ATOM).
+        max_trials (int): draws per proposal.
+        round_boxes (bool): round to whole pixels, as pytracking does.
         generator (torch.Generator, optional): for reproducibility.
 
     Returns:
         tuple: proposals (B, num_proposals, 4) ``(x, y, w, h)`` and their IoU with the ground
-        truth (B, num_proposals), the regression target.
+        truth (B, num_proposals).
     """
     boxes = boxes.detach()
     num_boxes = boxes.shape[0]
+    shape = (num_boxes, num_proposals)
     sigmas = torch.tensor(sigma_factors, dtype=boxes.dtype)
-    pick = torch.randint(len(sigma_factors), (num_boxes, num_proposals), generator=generator)
-    scale = sigmas[pick].to(boxes.device)[..., None] * boxes[:, None, 2:].prod(
-        -1, keepdim=True).sqrt()  # (B, K, 1)
-    center = boxes[:, None, :2] + boxes[:, None, 2:] / 2
-    size = boxes[:, None, 2:].expand(-1, num_proposals, -1)
-    proposals = torch.empty(num_boxes, num_proposals, 4, dtype=boxes.dtype, device=boxes.device)
-    todo = torch.ones(num_boxes, num_proposals, dtype=torch.bool, device=boxes.device)
+    pick = torch.randint(len(sigma_factors), shape, generator=generator)
+    gt = boxes[:, None].expand(-1, num_proposals, -1)
+    size = gt[..., 2:]
+    center = gt[..., :2] + size / 2
+    factor = sigmas[pick].to(boxes.device)[..., None] * size.prod(-1, keepdim=True).sqrt()
+    proposals = gt.clone()
+    ious = torch.zeros(shape, dtype=boxes.dtype, device=boxes.device)
+    todo = torch.ones(shape, dtype=torch.bool, device=boxes.device)
+
+    def small_to_fraction(wh: Tensor) -> Tensor:
+        fraction = 0.15 + 0.35 * torch.rand(wh.shape, generator=generator).to(wh)
+        return torch.where(wh <= 1, size * fraction, wh)
+
     for _ in range(max_trials):
-        noise = torch.randn(num_boxes, num_proposals, 4, generator=generator).to(boxes) * scale
-        new_size = (size + noise[..., 2:]).clamp(min=1e-3 * size.amax(-1, keepdim=True))
+        noise = torch.randn(*shape, 4, generator=generator).to(boxes) * factor.repeat(1, 1, 4)
+        new_size = small_to_fraction(size + noise[..., 2:])
         new = torch.cat([center + noise[..., :2] - new_size / 2, new_size], dim=-1)
+        if round_boxes:
+            new = new.round()
+        new = torch.cat([new[..., :2], small_to_fraction(new[..., 2:])], dim=-1)
+        iou = aligned_iou_xywh(new, gt)
         proposals = torch.where(todo[..., None], new, proposals)
-        iou = aligned_iou_xywh(proposals, boxes[:, None])
-        todo = todo & (iou < min_iou)
+        ious = torch.where(todo, iou, ious)
+        todo = todo & ~(iou > min_iou)
         if not todo.any():
             break
-        scale = scale * 0.9
-    proposals = torch.where(todo[..., None], boxes[:, None].expand_as(proposals), proposals)
-    return proposals, aligned_iou_xywh(proposals, boxes[:, None])
+        factor = factor * 0.9
+    return proposals, ious
 
 
 def jitter_boxes(box: Tensor, num_boxes: int, position_jitter: float = 0.1,

@@ -11,14 +11,31 @@ def test_aligned_iou_closed_form():
     assert torch.allclose(aligned_iou_xywh(a, b), torch.tensor([8 / 24, 0.0]))
 
 
-def test_proposals_respect_min_iou_and_return_their_iou():
+def test_proposals_as_pytracking_perturb_box():
     gen = torch.Generator().manual_seed(0)
-    boxes = torch.tensor([[10.0, 20.0, 30.0, 15.0], [50.0, 40.0, 8.0, 24.0]])
+    boxes = torch.tensor([[10.3, 20.0, 30.0, 15.0], [50.0, 40.0, 8.0, 24.0]])
     props, iou = sample_proposals(boxes, 16, min_iou=0.3, generator=gen)
     assert props.shape == (2, 16, 4) and iou.shape == (2, 16)
-    assert (iou >= 0.3).all() and (props[..., 2:] > 0).all()
+    assert (iou > 0.3).all() and (props[..., 2:] > 1).all()
+    assert torch.equal(props, props.round())  # whole pixels, as perturb_box rounds
     assert torch.allclose(iou, aligned_iou_xywh(props, boxes[:, None]))
     assert iou.std() > 0.05  # a spread of targets, not copies of the ground truth
+    # one noise level 0.3: centre/size noise of std 0.3 * sqrt(w h) (before IoU redraws)
+    props, _ = sample_proposals(boxes[:1].expand(4000, -1), 1, sigma_factors=(0.3, ),
+                                min_iou=0.0, generator=gen)
+    side = (30.0 * 15.0) ** 0.5
+    width_std = float(props[:, 0, 2].std())
+    assert abs(width_std - 0.3 * side) < 0.05 * 0.3 * side
+
+
+def test_proposals_keep_the_last_draw_when_min_iou_is_never_reached():
+    gen = torch.Generator().manual_seed(1)
+    boxes = torch.tensor([[10.0, 20.0, 30.0, 16.0]])
+    props, iou = sample_proposals(boxes, 8, sigma_factors=(0.3, ), min_iou=0.999, max_trials=2,
+                                  generator=gen)
+    # no fallback to the ground truth: the proposals stay jittered, with their true IoU
+    assert (iou < 0.999).any()
+    assert torch.allclose(iou, aligned_iou_xywh(props, boxes[:, None]))
 
 
 def test_jitter_boxes_keeps_the_box_first():
