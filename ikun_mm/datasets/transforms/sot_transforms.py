@@ -1,10 +1,24 @@
-"""Training transforms of single-object tracking: load the sampled frames, crop template/search.
+"""Training transforms of single-object tracking: load the sampled frames, augment, crop.
 
 Input: the dict of :class:`~ikun_mm.datasets.SOTFrameSampler` (``img_paths``, ``gt_bboxes``
 (N, 4) image pixels, ``gt_labels``, ``num_templates``...).
+
+The official OSTrack / STARK training pipeline (``lib/train/base_functions.py``,
+``lib/train/data/processing.py`` and ``transforms.py``) is, in this order:
+
+1. joint transform, one random roll for all frames of the sample (templates and search):
+   ``ToGrayscale(0.05)`` then ``RandomHorizontalFlip(0.5)`` on the full frames
+   (:class:`SOTGrayscale`, :class:`SOTJointFlip`; ATOM: grayscale only);
+2. jitter and crop (:class:`SOTTemplateSearchCrop`);
+3. per crop, each with its own roll: ``ToTensorAndJitter(0.2)`` (brightness),
+   ``RandomHorizontalFlip_Norm(0.5)`` and ``Normalize`` (:class:`SOTBrightnessJitter`,
+   :class:`SOTCropFlip`; ATOM: brightness only; normalisation is the data preprocessor's).
+
+So the template and the search crop of one sample can be mirrored with respect to each other.
 """
 from typing import Optional, Sequence, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -18,9 +32,25 @@ from ikun_mm.structures.sot_crop import box_to_crop, crop_image, crop_region, ji
 IMAGENET_MEAN_BGR = (103.53, 116.28, 123.675)
 
 
+def center_box(height: int, width: int, ratio: float = 1 / 8) -> np.ndarray:
+    """The official negative-sample box (``get_center_box``): ``ratio`` of the image size at its
+    centre, integer-truncated as ``int(cx - w / 2), int(cy - h / 2), int(w), int(h)``.
+
+    Returns:
+        np.ndarray (4,) float32, x1y1x2y2.
+    """
+    w, h = width * ratio, height * ratio
+    x, y = int(width / 2 - w / 2), int(height / 2 - h / 2)
+    return np.array([x, y, x + int(w), y + int(h)], np.float32)
+
+
 @TRANSFORMS.register_module()
 class LoadSOTImages(BaseTransform):
     """Load the frames named in ``img_paths`` into ``imgs`` (list of (H, W, 3) uint8, BGR).
+
+    A path repeated in the sample (COCO repeats its image for every frame) is read once and
+    copied. Rows of ``gt_bboxes`` listed in ``center_box_ids`` (negatives of the frame sampler)
+    become :func:`center_box` of the first (template) frame's size, as officially.
 
     Args:
         backend_args: file backend arguments of ``mmengine.fileio``.
@@ -29,20 +59,159 @@ class LoadSOTImages(BaseTransform):
     def __init__(self, backend_args: Optional[dict] = None) -> None:
         self.backend_args = backend_args
 
+    def _load(self, path: str) -> np.ndarray:
+        try:
+            img = mmcv.imfrombytes(fileio.get(path, backend_args=self.backend_args),
+                                   flag='color')
+        except FileNotFoundError:
+            raise FileNotFoundError(f'SOT frame {path} does not exist') from None
+        if img is None:
+            raise ValueError(f'SOT frame {path} could not be decoded')
+        return img
+
     def transform(self, results: dict) -> dict:
-        imgs = []
+        imgs, loaded = [], {}
         for path in results['img_paths']:
-            try:
-                img = mmcv.imfrombytes(fileio.get(path, backend_args=self.backend_args),
-                                       flag='color')
-            except FileNotFoundError:
-                raise FileNotFoundError(f'SOT frame {path} does not exist') from None
-            if img is None:
-                raise ValueError(f'SOT frame {path} could not be decoded')
-            imgs.append(img)
+            if path in loaded:
+                imgs.append(loaded[path].copy())
+            else:
+                loaded[path] = self._load(path)
+                imgs.append(loaded[path])
         results['imgs'] = imgs
         results['ori_shapes'] = [img.shape[:2] for img in imgs]
+        if results.get('center_box_ids'):
+            boxes = np.array(results['gt_bboxes'], np.float32)
+            for k in results['center_box_ids']:
+                boxes[k] = center_box(*imgs[0].shape[:2])
+            results['gt_bboxes'] = boxes
         return results
+
+
+@TRANSFORMS.register_module()
+class SOTGrayscale(BaseTransform):
+    """With probability ``prob``, turn every frame of the sample to grayscale (official
+    ``ToGrayscale(0.05)`` of the joint transform: one roll per sample).
+
+    Gray is OpenCV's ``0.299 R + 0.587 G + 0.114 B`` (the official converts RGB with
+    ``COLOR_RGB2GRAY``; frames here are BGR, so ``COLOR_BGR2GRAY`` gives the same values),
+    repeated on the three channels. Acts on ``imgs`` (before cropping).
+
+    Args:
+        prob: probability per sample (official 0.05).
+    """
+
+    def __init__(self, prob: float = 0.05) -> None:
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        if self.prob > 0 and np.random.random() < self.prob:
+            results['imgs'] = [np.repeat(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None], 3, 2)
+                               for img in results['imgs']]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class SOTJointFlip(BaseTransform):
+    """With probability ``prob``, mirror every frame of the sample and its box left-right
+    (official ``RandomHorizontalFlip(0.5)`` of the joint transform: one roll per sample).
+
+    Boxes are continuous coordinates (pixel ``i`` covers ``[i, i + 1)``), so the mirror of a
+    frame of width ``W`` maps ``x`` to ``W - x``: ``(x1, x2) -> (W - x2, W - x1)``. (The official
+    code mirrors pixel-centre coordinates, ``x -> W - 1 - x``, the same mirror in its
+    convention.) Acts on ``imgs`` and ``gt_bboxes`` (before cropping).
+
+    Args:
+        prob: probability per sample (official 0.5).
+    """
+
+    def __init__(self, prob: float = 0.5) -> None:
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        if self.prob > 0 and np.random.random() < self.prob:
+            boxes = np.array(results['gt_bboxes'], np.float32)
+            imgs = []
+            for k, img in enumerate(results['imgs']):
+                width = img.shape[1]
+                boxes[k, [0, 2]] = width - boxes[k, [2, 0]]
+                imgs.append(np.ascontiguousarray(img[:, ::-1]))
+            results['imgs'], results['gt_bboxes'] = imgs, boxes
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class SOTBrightnessJitter(BaseTransform):
+    """Scale each crop's pixel values by its own factor drawn uniformly from
+    ``[max(0, 1 - jitter), 1 + jitter]``, clipped to [0, 255] (official
+    ``ToTensorAndJitter(0.2)``, applied to template and search crops one by one).
+
+    Acts on ``template_imgs`` and ``search_imgs`` (after :class:`SOTTemplateSearchCrop`); the
+    crops become float32 (the official computes in float too). The ImageNet-mean padding is
+    scaled with the crop.
+
+    Args:
+        jitter: brightness jitter (official 0.2); 0 leaves the crops unchanged.
+    """
+
+    def __init__(self, jitter: float = 0.2) -> None:
+        self.jitter = jitter
+
+    def transform(self, results: dict) -> dict:
+        if self.jitter <= 0:
+            return results
+        for key in ('template_imgs', 'search_imgs'):
+            results[key] = [
+                np.clip(img.astype(np.float32) *
+                        np.float32(np.random.uniform(max(0., 1 - self.jitter), 1 + self.jitter)),
+                        0, 255) for img in results[key]
+            ]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(jitter={self.jitter})'
+
+
+@TRANSFORMS.register_module()
+class SOTCropFlip(BaseTransform):
+    """Mirror each crop left-right with probability ``prob``, each with its own roll (official
+    ``RandomHorizontalFlip_Norm(0.5)`` of the template / search transforms of OSTrack and STARK,
+    which maps normalised box coordinates ``x -> 1 - x``: here ``x -> S - x`` in crop pixels).
+
+    Acts on ``template_imgs``, ``search_imgs`` and ``gt_bboxes`` (crop pixels; rows in the order
+    templates then search frames), after :class:`SOTTemplateSearchCrop`.
+
+    Args:
+        prob: probability per crop (official 0.5).
+    """
+
+    def __init__(self, prob: float = 0.5) -> None:
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        if self.prob <= 0:
+            return results
+        boxes = np.array(results['gt_bboxes'], np.float32)
+        row = 0
+        for key in ('template_imgs', 'search_imgs'):
+            crops = list(results[key])
+            for k, crop in enumerate(crops):
+                if np.random.random() < self.prob:
+                    size = crop.shape[1]
+                    boxes[row, [0, 2]] = size - boxes[row, [2, 0]]
+                    crops[k] = np.ascontiguousarray(crop[:, ::-1])
+                row += 1
+            results[key] = crops
+        results['gt_bboxes'] = boxes
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob})'
 
 
 @TRANSFORMS.register_module()

@@ -1,0 +1,131 @@
+"""The official OSTrack / STARK / ATOM training augmentations, each on a small image.
+
+Official reference: ``lib/train/data/transforms.py`` and ``lib/train/base_functions.py`` of
+botaoye/OSTrack and researchmm/Stark (``ToGrayscale(0.05)``, ``RandomHorizontalFlip(0.5)``
+jointly; ``ToTensorAndJitter(0.2)``, ``RandomHorizontalFlip_Norm(0.5)`` per crop).
+"""
+import numpy as np
+import pytest
+
+from ikun_mm.registry import TRANSFORMS
+
+
+def _frame(h=20, w=30, box=(4, 6, 11, 15), seed=0):
+    img = np.random.default_rng(seed).integers(0, 60, (h, w, 3)).astype(np.uint8)
+    x1, y1, x2, y2 = box
+    img[y1:y2, x1:x2] = 255  # target pixels: columns x1 .. x2 - 1, rows y1 .. y2 - 1
+    return img
+
+
+def _build(cfg):
+    return TRANSFORMS.build(cfg)
+
+
+def _columns(img):
+    cols = np.flatnonzero((img == 255).all(-1).any(0))
+    return cols.min(), cols.max() + 1
+
+
+def test_joint_flip_mirrors_every_frame_and_box():
+    imgs = [_frame(), _frame(w=26, box=(2, 3, 9, 8), seed=1)]
+    boxes = np.array([[4, 6, 11, 15], [2, 3, 9, 8]], np.float32)
+    out = _build(dict(type='SOTJointFlip', prob=1.0)).transform(
+        dict(imgs=[i.copy() for i in imgs], gt_bboxes=boxes.copy()))
+    for img, flipped, box, new_box in zip(imgs, out['imgs'], boxes, out['gt_bboxes']):
+        W = img.shape[1]
+        np.testing.assert_array_equal(flipped, np.fliplr(img))
+        # x1 -> W - x2, x2 -> W - x1; y unchanged; the box still covers the target pixels
+        np.testing.assert_array_equal(new_box, [W - box[2], box[1], W - box[0], box[3]])
+        assert _columns(flipped) == (new_box[0], new_box[2])
+    same = _build(dict(type='SOTJointFlip', prob=0.)).transform(
+        dict(imgs=list(imgs), gt_bboxes=boxes.copy()))
+    assert same['imgs'][0] is imgs[0]
+
+
+def test_joint_flip_and_grayscale_roll_once_per_sample():
+    np.random.seed(0)
+    flip = _build(dict(type='SOTJointFlip', prob=0.5))
+    flips = []
+    for _ in range(400):
+        img = _frame()
+        out = flip.transform(dict(imgs=[img, img.copy(), img.copy()],
+                                  gt_bboxes=np.tile([[4., 6., 11., 15.]], (3, 1))))
+        states = {_columns(i) == (4, 11) for i in out['imgs']}
+        assert len(states) == 1  # all frames of a sample flip together
+        flips.append(not states.pop())
+    assert abs(np.mean(flips) - 0.5) < 0.08
+    gray = _build(dict(type='SOTGrayscale', prob=0.05))
+    hits = []
+    for _ in range(2000):
+        out = gray.transform(dict(imgs=[_frame(), _frame(seed=2)]))
+        g = [bool((i[..., 0] == i[..., 1]).all() and (i[..., 1] == i[..., 2]).all())
+             for i in out['imgs']]
+        assert g[0] == g[1]
+        hits.append(g[0])
+    assert abs(np.mean(hits) - 0.05) < 0.02
+
+
+def test_grayscale_gives_equal_channels_with_the_luma_weights():
+    img = _frame()
+    out = _build(dict(type='SOTGrayscale', prob=1.0)).transform(dict(imgs=[img]))['imgs'][0]
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    b, g, r = (img[..., k].astype(float) for k in range(3))
+    np.testing.assert_allclose(out[..., 0], 0.299 * r + 0.587 * g + 0.114 * b, atol=1)
+
+
+def test_brightness_jitter_scales_each_crop_by_its_own_factor():
+    np.random.seed(1)
+    jitter = _build(dict(type='SOTBrightnessJitter', jitter=0.2))
+    factors = []
+    for _ in range(300):
+        t = np.full((4, 4, 3), 100, np.uint8)
+        s = np.full((6, 6, 3), 100, np.uint8)
+        out = jitter.transform(dict(template_imgs=[t], search_imgs=[s, s.copy()]))
+        f = [float(c[0, 0, 0]) / 100 for c in out['template_imgs'] + out['search_imgs']]
+        for c, fk in zip(out['template_imgs'] + out['search_imgs'], f):
+            assert c.dtype == np.float32 and np.allclose(c, 100 * fk, atol=1e-3)
+        factors.append(f)
+    factors = np.array(factors)
+    # uniform on [0.8, 1.2], independent per crop
+    assert factors.min() >= 0.8 and factors.max() <= 1.2
+    assert factors.min() < 0.82 and factors.max() > 1.18
+    assert abs(factors.mean() - 1.0) < 0.01
+    assert abs(np.corrcoef(factors[:, 0], factors[:, 1])[0, 1]) < 0.15
+    bright = jitter.transform(dict(template_imgs=[np.full((2, 2, 3), 250, np.uint8)] * 50,
+                                   search_imgs=[]))['template_imgs']
+    assert max(float(c.max()) for c in bright) == 255.0  # clipped
+    off = _build(dict(type='SOTBrightnessJitter', jitter=0.)).transform(
+        dict(template_imgs=[t], search_imgs=[s]))
+    assert off['template_imgs'][0] is t
+
+
+def test_crop_flip_mirrors_crops_independently():
+    np.random.seed(2)
+    flip = _build(dict(type='SOTCropFlip', prob=0.5))
+    combos = set()
+    for _ in range(200):
+        t = _frame(16, 16, (2, 5, 6, 9))
+        s = _frame(32, 32, (20, 4, 29, 12))
+        boxes = np.array([[2, 5, 6, 9], [20, 4, 29, 12]], np.float32)
+        out = flip.transform(dict(template_imgs=[t], search_imgs=[s], gt_bboxes=boxes))
+        flipped = []
+        for crop, box, size in ((out['template_imgs'][0], out['gt_bboxes'][0], 16),
+                                (out['search_imgs'][0], out['gt_bboxes'][1], 32)):
+            assert _columns(crop) == (box[0], box[2])  # box follows the pixels
+            flipped.append(bool(box[0] != (2 if size == 16 else 20)))
+            if flipped[-1]:
+                assert box[0] == size - (6 if size == 16 else 29)
+        combos.add(tuple(flipped))
+    # template and search crops flip independently: all four combinations occur
+    assert combos == {(False, False), (False, True), (True, False), (True, True)}
+
+
+@pytest.mark.parametrize('cfg', [dict(type='SOTGrayscale', prob=0.05),
+                                 dict(type='SOTJointFlip', prob=0.5),
+                                 dict(type='SOTBrightnessJitter', jitter=0.2),
+                                 dict(type='SOTCropFlip', prob=0.5)])
+def test_probabilities_are_config_fields(cfg):
+    t = _build(cfg)
+    key = 'jitter' if 'jitter' in cfg else 'prob'
+    assert getattr(t, key) == cfg[key] and str(cfg[key]) in repr(t)
