@@ -1,8 +1,8 @@
 # ATOM, the paper's training setting: only the IoU predictor learns (the ImageNet ResNet-18 is
 # frozen), MSE on 16 jittered proposals per pair (min IoU 0.1), reference crops without jitter,
 # test crops with centre jitter 4.5 and scale jitter 0.5, Adam 1e-3 x0.2 every 15 epochs, 50
-# epochs of 1000 iterations with batch 64 (8 GPUs x 8). The paper trained on LaSOT + TrackingNet
-# + COCO; ikun_mm reads the LaSOT and GOT-10k layouts, so this config uses their train splits.
+# epochs of 1000 iterations with batch 64 (8 GPUs x 8), on LaSOT, GOT-10k, TrackingNet and COCO
+# as pytracking (data section below).
 # Offline: put torchvision's ResNet-18 ImageNet file where `model.backbone.init_cfg.checkpoint`
 # points; the official pytracking ATOM weights load with
 # `ikun_mm.models.sot.atom_weights.load_official_atom_checkpoint`.
@@ -28,28 +28,43 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadSOTImages'),
+    dict(type='SOTGrayscale', prob=0.05),
     dict(type='SOTTemplateSearchCrop', template_factor=5.0, template_size=search_size,
          search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
          search_jitter=(4.5, 0.5)),
+    dict(type='SOTBrightnessJitter', jitter=0.2),
     dict(type='PackSOTInputs'),
 ]
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSOTFrame')]
-frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
-                     max_frame_gap=50)
+# Data as pytracking's ltr/train_settings/bbreg/atom.py: LaSOT train, GOT-10k vottrain (put
+# ltr/data_specs/got10k_vot_train_split.txt in data/got10k/), TrackingNet chunks 0-3 and COCO 2014
+# drawn 1:1:1:1, 1000 x 64 samples per epoch, ATOMSampler ('interval') with max_gap 50; joint
+# grayscale p=0.05 and per-crop brightness jitter 0.2, no flips; train (reference) crops without
+# jitter, test crops with centre jitter 4.5 and scale jitter 0.5, factor 5, 288 px.
+frame_sampler = dict(type='SOTFrameSampler', mode='interval', num_template_frames=1,
+                     num_search_frames=1, max_frame_gap=50)
 train_dataloader = dict(
     batch_size=8, num_workers=8, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='ConcatDataset',
+        type='SOTMixedDataset',
         datasets=[
             dict(type='LaSOTDataset', data_root='data/lasot/', split='training_set.txt',
-                 frame_sampler=frame_sampler, samples_per_epoch=32000,
-                 pipeline=train_pipeline),
+                 frame_sampler=frame_sampler, pipeline=train_pipeline),
             dict(type='GOT10kDataset', data_root='data/got10k/', split='train',
-                 frame_sampler=frame_sampler, samples_per_epoch=32000,
+                 seq_ids_file='got10k_vot_train_split.txt', frame_sampler=frame_sampler,
                  pipeline=train_pipeline),
-        ]))
+            dict(type='TrackingNetDataset', data_root='data/trackingnet/',
+                 chunks=[0, 1, 2, 3], frame_sampler=frame_sampler, pipeline=train_pipeline),
+            # pytracking's MSCOCOSeq: COCO 2014, every non-empty instance valid
+            dict(type='COCOSeqDataset', data_root='data/coco/',
+                 ann_file='annotations/instances_train2014.json',
+                 img_prefix='images/train2014', min_size=0., frame_sampler=frame_sampler,
+                 pipeline=train_pipeline),
+        ],
+        ratios=[1, 1, 1, 1],
+        samples_per_epoch=64000))
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

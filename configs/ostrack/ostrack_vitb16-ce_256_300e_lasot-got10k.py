@@ -31,11 +31,12 @@ model = dict(
     loss_giou=dict(type='mmdet.GIoULoss', loss_weight=2.0),
     test_cfg=dict(window=True, clip_margin=10.))
 
-# Data as the official experiments/ostrack/vitb_256_mae_ce_32x4_ep300.yaml and lib/train/base_functions.py:
-# LASOT, GOT10K_vottrain, COCO17, TRACKINGNET drawn with ratios 1:1:1:1, SAMPLE_PER_EPOCH 60000,
-# causal sampling with MAX_SAMPLE_INTERVAL 200; template 128 at factor 2 without jitter, search 256 at factor 4 with
-# CENTER_JITTER 3 and SCALE_JITTER 0.25; joint grayscale p=0.05 and horizontal flip p=0.5, then
-# per crop brightness jitter 0.2 and horizontal flip p=0.5. GOT10K_vottrain reads pytracking's
+# Data as the official experiments/ostrack/vitb_256_mae_ce_32x4_ep300.yaml and
+# lib/train/base_functions.py: LASOT, GOT10K_vottrain, COCO17, TRACKINGNET drawn with ratios
+# 1:1:1:1, SAMPLE_PER_EPOCH 60000, causal sampling with MAX_SAMPLE_INTERVAL 200; template 128 at
+# factor 2 without jitter, search 256 at factor 4 with CENTER_JITTER 3 and SCALE_JITTER 0.25;
+# joint grayscale p=0.05 and horizontal flip p=0.5, then per crop brightness jitter 0.2 and
+# horizontal flip p=0.5. GOT10K_vottrain reads pytracking's
 # ltr/data_specs/got10k_vot_train_split.txt, to be put in data/got10k/.
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
              template_size=template_size, search_factor=search_factor, search_size=search_size,

@@ -9,19 +9,44 @@ search_factor = 5.0
 model = dict(
     backbone=dict(template_size=template_size, search_size=search_size),
     search_factor=search_factor)
+# Data as the official experiments/ostrack/vitb_384_mae_ce_32x4_ep300.yaml and
+# lib/train/base_functions.py: LASOT, GOT10K_vottrain, COCO17, TRACKINGNET drawn with ratios
+# 1:1:1:1, SAMPLE_PER_EPOCH 60000, causal sampling with MAX_SAMPLE_INTERVAL 200; template 192 at
+# factor 2 without jitter, search 384 at factor 5 with CENTER_JITTER 4.5 and SCALE_JITTER 0.5;
+# joint grayscale p=0.05 and horizontal flip p=0.5, then per crop brightness jitter 0.2 and
+# horizontal flip p=0.5. GOT10K_vottrain reads pytracking's
+# ltr/data_specs/got10k_vot_train_split.txt, to be put in data/got10k/.
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=template_size,
              search_factor=search_factor, search_size=search_size, template_jitter=(0., 0.),
-             search_jitter=(3., 0.25))
-train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
+             search_jitter=(4.5, 0.5))
+train_pipeline = [
+    dict(type='LoadSOTImages'),
+    dict(type='SOTGrayscale', prob=0.05),
+    dict(type='SOTJointFlip', prob=0.5),
+    _crop,
+    dict(type='SOTBrightnessJitter', jitter=0.2),
+    dict(type='SOTCropFlip', prob=0.5),
+    dict(type='PackSOTInputs'),
+]
 # base-config variables are not visible here: the datasets are written out in full
 data_root_lasot = 'data/lasot'
 data_root_got10k = 'data/got10k'
-frame_sampler = dict(type='SOTFrameSampler', num_template_frames=1, num_search_frames=1,
-                     max_frame_gap=200)
+data_root_coco = 'data/coco'
+data_root_trackingnet = 'data/trackingnet'
+frame_sampler = dict(type='SOTFrameSampler', mode='causal', num_template_frames=1,
+                     num_search_frames=1, max_frame_gap=200)
 _train_sets = [
     dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
-         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+         frame_sampler=frame_sampler, pipeline=train_pipeline),
     dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
-         samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+         seq_ids_file='got10k_vot_train_split.txt', frame_sampler=frame_sampler,
+         pipeline=train_pipeline),
+    dict(type='COCOSeqDataset', data_root=data_root_coco,
+         ann_file='annotations/instances_train2017.json', img_prefix='images/train2017',
+         frame_sampler=frame_sampler, pipeline=train_pipeline),
+    dict(type='TrackingNetDataset', data_root=data_root_trackingnet, chunks=list(range(12)),
+         frame_sampler=frame_sampler, pipeline=train_pipeline),
 ]
-train_dataloader = dict(dataset=dict(datasets=_train_sets))
+train_dataloader = dict(
+    dataset=dict(_delete_=True, type='SOTMixedDataset', datasets=_train_sets,
+                 ratios=[1, 1, 1, 1], samples_per_epoch=60000))

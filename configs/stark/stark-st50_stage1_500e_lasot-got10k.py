@@ -49,13 +49,14 @@ model = dict(
     # stage 1 has no trained score head: the dynamic template is refreshed on schedule ungated
     test_cfg=dict(update_interval=200, update_threshold=0.5, use_score=False, clip_margin=10.))
 
-# Data as the official experiments/stark_st1/baseline.yaml and lib/train/base_functions.py:
-# LASOT, GOT10K_vottrain, COCO17, TRACKINGNET drawn with ratios 1:1:1:1, SAMPLE_PER_EPOCH 60000,
-# trident_pro sampling (initial template and search frame anywhere in the video,
-# the dynamic template within MAX_SAMPLE_INTERVAL 200 frames of the search frame); template 128 at factor 2 without jitter, search 320 at factor 5 with
-# CENTER_JITTER 4.5 and SCALE_JITTER 0.5; joint grayscale p=0.05 and horizontal flip p=0.5, then
-# per crop brightness jitter 0.2 and horizontal flip p=0.5. GOT10K_vottrain reads pytracking's
-# ltr/data_specs/got10k_vot_train_split.txt, to be put in data/got10k/.
+# Data as the official experiments/stark_st1/baseline.yaml and lib/train/base_functions.py: LASOT,
+# GOT10K_vottrain, COCO17, TRACKINGNET drawn with ratios 1:1:1:1, SAMPLE_PER_EPOCH 60000,
+# trident_pro sampling (initial template and search frame anywhere in the video, the dynamic
+# template within MAX_SAMPLE_INTERVAL 200 frames of the search frame); template 128 at factor 2
+# without jitter, search 320 at factor 5 with CENTER_JITTER 4.5 and SCALE_JITTER 0.5; joint
+# grayscale p=0.05 and horizontal flip p=0.5, then per crop brightness jitter 0.2 and horizontal
+# flip p=0.5. GOT10K_vottrain reads pytracking's ltr/data_specs/got10k_vot_train_split.txt, to be
+# put in data/got10k/.
 frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_frames=2,
                      num_search_frames=1, max_frame_gap=[200], pos_prob=1.0)
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
