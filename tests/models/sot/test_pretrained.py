@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ikun_mm.models.sot import load_official_checkpoint
-from ikun_mm.models.sot.pretrained import load_resnet_pretrained
+from ikun_mm.models.sot.pretrained import convert_vit_to_ostrack_backbone, load_resnet_pretrained
 from ikun_mm.registry import MODELS
 
 from .utils import TINY_OSTRACK, TINY_STARK
@@ -106,6 +106,20 @@ def test_mae_checkpoint_resizes_the_position_embedding_bicubically(tmp_path):
         ref = _timm_features(vit, z, x, pos_z, pos_x)
         fmap, _ = ours(z, x, keep_ratio=1.0)
     torch.testing.assert_close(_as_tokens(fmap), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('template,search', [(128, 256), (192, 384)])
+def test_vit_b16_position_embedding_splits_into_the_ostrack_grids(template, search):
+    # ViT-B/16 at 224 px: pos_embed (1, 1 + 14 * 14, 768); OSTrack-256: 8 x 8 and 16 x 16 grids,
+    # OSTrack-384: 12 x 12 and 24 x 24
+    pos = torch.randn(1, 197, 768)
+    out = convert_vit_to_ostrack_backbone({'pos_embed': pos, 'cls_token': torch.zeros(1, 1, 768)},
+                                          template // 16, search // 16, 16)
+    grid = pos[:, 1:].transpose(1, 2).reshape(1, 768, 14, 14)
+    for key, side in (('pos_embed_z', template // 16), ('pos_embed_x', search // 16)):
+        ref = F.interpolate(grid, size=(side, side), mode='bicubic', align_corners=False)
+        torch.testing.assert_close(out[key], ref.flatten(2).transpose(1, 2))
+    assert set(out) == {'pos_embed_z', 'pos_embed_x'}
 
 
 def test_vit_checkpoint_that_does_not_fit_raises_with_file_and_key(tmp_path):
