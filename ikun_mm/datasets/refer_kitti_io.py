@@ -20,6 +20,7 @@ naming the file (and line) and what is wrong.
 import json
 import os
 import os.path as osp
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -108,22 +109,120 @@ def sentence_to_filename(sentence: str) -> str:
     return '-'.join(sentence.strip().split()) + '.json'
 
 
-def _list_frames(folder: str, exts: Sequence[str]) -> Dict[int, str]:
+def list_frame_files(folder: str, exts: Sequence[str] = IMAGE_EXTS) -> Dict[int, str]:
+    """``{frame index: path}`` of the files ``<digits><ext>`` of ``folder``.
+
+    Raises:
+        ReferKittiFormatError: two files name the same frame (``000005.png`` and ``5.png``, or
+            ``000005.png`` and ``000005.jpg``); the message names both.
+    """
     frames = {}
-    for name in os.listdir(folder):
+    for name in sorted(os.listdir(folder)):
         stem, ext = osp.splitext(name)
         if ext.lower() in exts and stem.isdigit():
-            frames[int(stem)] = osp.join(folder, name)
+            path = osp.join(folder, name)
+            if int(stem) in frames:
+                raise ReferKittiFormatError(
+                    f'{frames[int(stem)]} and {path}: two files for frame {int(stem)}; keep one '
+                    '(frames are named <frame:06d>.png)')
+            frames[int(stem)] = path
     return frames
 
 
-def _image_size(path: str) -> Tuple[int, int]:
-    from PIL import Image
+#: The first 8 bytes of every PNG file, and the last 12 of a complete one (its IEND chunk).
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_PNG_END = b'\x00\x00\x00\x00IEND\xaeB`\x82'
+
+
+def image_header_size(path: str, check_complete: bool = True) -> Tuple[int, int]:
+    """``(width, height)`` of an image from its header, without decoding the pixels.
+
+    PNG: the IHDR chunk (the first 24 bytes); other formats: PIL's lazy ``Image.open`` (reads
+    the header only). With ``check_complete``, the end of the file is checked too (a PNG ends
+    with its IEND chunk, a JPEG with the EOI marker ``FF D9``), which finds files truncated by an
+    interrupted copy without decoding them.
+
+    Raises:
+        ReferKittiFormatError: naming ``path``: unreadable, not an image, or truncated.
+    """
     try:
-        with Image.open(path) as img:
-            return img.size
+        with open(path, 'rb') as f:
+            head = f.read(24)
+            if head[:8] == _PNG_SIGNATURE:
+                if len(head) < 24 or head[12:16] != b'IHDR':
+                    raise ReferKittiFormatError(f'{path}: truncated PNG (no IHDR header)')
+                size = (int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big'))
+                end_marker = _PNG_END
+            else:
+                from PIL import Image
+                f.seek(0)
+                with Image.open(f) as img:
+                    size = tuple(img.size)
+                    fmt = img.format
+                end_marker = b'\xff\xd9' if fmt == 'JPEG' else None
+            if check_complete and end_marker is not None:
+                f.seek(0, os.SEEK_END)
+                length = f.tell()
+                f.seek(max(0, length - 4096))
+                tail = f.read()
+                # PNG: IEND is the last chunk. JPEG: the EOI marker, possibly followed by other
+                # data; FF D9 cannot occur inside entropy-coded data (FF is stuffed there), so a
+                # file cut in its scan data has none near its end
+                complete = (tail.endswith(end_marker) if end_marker == _PNG_END
+                            else end_marker in tail)
+                if not complete:
+                    kind = 'PNG' if end_marker == _PNG_END else 'JPEG'
+                    raise ReferKittiFormatError(
+                        f'{path}: truncated {kind} ({length} bytes, the file does not end with '
+                        f'its {"IEND chunk" if kind == "PNG" else "end-of-image marker"}); '
+                        'copy or extract the frame again')
+    except ReferKittiFormatError:
+        raise
     except Exception as exc:  # noqa: BLE001 - re-raised with the file name
         raise ReferKittiFormatError(f'{path}: cannot read image ({exc})') from exc
+    if size[0] <= 0 or size[1] <= 0:
+        raise ReferKittiFormatError(f'{path}: image size {size[0]}x{size[1]} is empty')
+    return size
+
+
+def check_frame_sizes(img_paths: Sequence[str]) -> Tuple[int, int]:
+    """The common ``(width, height)`` of the frames of one video, read from each file's header
+    (:func:`image_header_size`: no decoding, the end of each file checked for truncation).
+
+    Labels are normalised by the image size, so one video must have one size.
+
+    Raises:
+        ReferKittiFormatError: a frame is unreadable or truncated, or its size differs from the
+            size most frames have (the message names the file, its size and the others').
+    """
+    sizes = [image_header_size(p) for p in img_paths]
+    counts: Dict[Tuple[int, int], int] = {}
+    for size in sizes:
+        counts[size] = counts.get(size, 0) + 1
+    common = max(counts, key=lambda s: (counts[s], -sizes.index(s)))
+    for path, size in zip(img_paths, sizes):
+        if size != common:
+            raise ReferKittiFormatError(
+                f'{path}: frame of size {size[0]}x{size[1]}, but {counts[common]} of the '
+                f'{len(sizes)} frames of this video are {common[0]}x{common[1]}; a video must '
+                'have one frame size (labels are normalised by it)')
+    return common
+
+
+def _read_text(path: str) -> str:
+    """The UTF-8 text of ``path``; a file that is not UTF-8 is an error naming it."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except UnicodeDecodeError as exc:
+        raise ReferKittiFormatError(f'{path}: not a UTF-8 text file (byte {exc.start}: '
+                                    f'{exc.reason})') from exc
+
+
+#: Normalised label coordinates (``x``, ``y``, ``x + w``, ``y + h``) outside
+#: ``[-NORMALISED_SLACK, 1 + NORMALISED_SLACK]`` are taken for pixel values: a box may stick out
+#: of the image a little, never by half an image.
+NORMALISED_SLACK = 0.5
 
 
 def parse_label_file(path: str, frame: int, img_size: Tuple[int, int]) -> np.ndarray:
@@ -131,44 +230,63 @@ def parse_label_file(path: str, frame: int, img_size: Tuple[int, int]) -> np.nda
 
     Returns:
         float array of shape (K, 7): ``frame, track_id, cls, x1, y1, x2, y2`` in pixels.
+
+    Raises:
+        ReferKittiFormatError: naming ``path:line``: a wrong number of fields, a non-numeric,
+            non-finite or non-integer class/id, a box without positive size, an id twice in the
+            frame, or coordinates that are not normalised by the image size (pixels).
     """
     width, height = img_size
     rows = []
     seen = set()
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            where = f'{path}:{lineno}'
-            if len(parts) != 6:
-                raise ReferKittiFormatError(
-                    f'{where}: expected 6 fields "<cls> <track_id> <x1> <y1> <w> <h>", '
-                    f'got {len(parts)}: {line.strip()!r}')
-            try:
-                cls, tid = int(float(parts[0])), int(float(parts[1]))
-                x, y, w, h = (float(p) for p in parts[2:])
-            except ValueError:
-                raise ReferKittiFormatError(f'{where}: non-numeric field in {line.strip()!r}')
-            if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
-                raise ReferKittiFormatError(f'{where}: box must have finite values and positive '
-                                            f'size, got x={x} y={y} w={w} h={h}')
-            if tid in seen:
-                raise ReferKittiFormatError(f'{where}: track id {tid} appears twice in one frame')
-            seen.add(tid)
-            rows.append([frame, tid, cls, x * width, y * height, (x + w) * width,
-                         (y + h) * height])
+    for lineno, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        where = f'{path}:{lineno}'
+        if len(parts) != 6:
+            raise ReferKittiFormatError(
+                f'{where}: expected 6 fields "<cls> <track_id> <x1> <y1> <w> <h>", '
+                f'got {len(parts)}: {line.strip()!r}')
+        try:
+            vals = [float(p) for p in parts]
+        except ValueError:
+            raise ReferKittiFormatError(f'{where}: non-numeric field in {line.strip()!r}')
+        if not all(np.isfinite(vals[:2])) or any(v != int(v) for v in vals[:2]):
+            raise ReferKittiFormatError(f'{where}: class and track id must be integers, got '
+                                        f'{parts[0]!r} {parts[1]!r}')
+        cls, tid = int(vals[0]), int(vals[1])
+        x, y, w, h = vals[2:]
+        if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+            raise ReferKittiFormatError(f'{where}: box must have finite values and positive '
+                                        f'size, got x={x} y={y} w={w} h={h}')
+        lo, hi = -NORMALISED_SLACK, 1 + NORMALISED_SLACK
+        if not all(lo <= v <= hi for v in (x, y, x + w, y + h)):
+            raise ReferKittiFormatError(
+                f'{where}: box x={x:g} y={y:g} w={w:g} h={h:g} is not normalised by the image '
+                f'size {width}x{height} (coordinates are fractions of the width and height, '
+                'between 0 and 1); these look like pixels')
+        if tid in seen:
+            raise ReferKittiFormatError(f'{where}: track id {tid} appears twice in one frame')
+        seen.add(tid)
+        rows.append([frame, tid, cls, x * width, y * height, (x + w) * width,
+                     (y + h) * height])
     return np.asarray(rows, dtype=np.float64).reshape(-1, 7)
 
 
 def load_video_annotation(data_root: str, video: str) -> VideoAnnotation:
-    """Read the frames and per-frame labels of one video (see module docstring for the layout)."""
+    """Read the frames and per-frame labels of one video (see module docstring for the layout).
+
+    Every frame's size is read from its header (no decoding) and must be the same
+    (:func:`check_frame_sizes`); truncated frames, duplicate frame files and labels that are not
+    normalised are errors naming the file.
+    """
     img_dir = osp.join(data_root, IMAGE_DIR, video)
     label_dir = osp.join(data_root, LABEL_DIR, video)
     for folder in (img_dir, label_dir):
         if not osp.isdir(folder):
             raise ReferKittiFormatError(f'{folder}: folder of video {video} does not exist')
-    images = _list_frames(img_dir, IMAGE_EXTS)
+    images = list_frame_files(img_dir, IMAGE_EXTS)
     if not images:
         raise ReferKittiFormatError(f'{img_dir}: no frames named <frame:06d>.png/.jpg')
     num_frames = max(images) + 1
@@ -176,8 +294,8 @@ def load_video_annotation(data_root: str, video: str) -> VideoAnnotation:
     if missing:
         raise ReferKittiFormatError(f'{img_dir}: missing image for frame(s) {missing[:10]}')
     img_paths = [images[f] for f in range(num_frames)]
-    img_size = _image_size(img_paths[0])
-    labels = _list_frames(label_dir, ('.txt', ))
+    img_size = check_frame_sizes(img_paths)
+    labels = list_frame_files(label_dir, ('.txt', ))
     chunks = []
     for frame in sorted(labels):
         if frame not in images:
@@ -190,15 +308,40 @@ def load_video_annotation(data_root: str, video: str) -> VideoAnnotation:
     return VideoAnnotation(video, img_paths, img_size, boxes[order])
 
 
+def _reject_constant(name: str):
+    raise ValueError(f'{name} is not a JSON number')
+
+
+def _read_json(path: str):
+    """The JSON value of ``path`` (UTF-8, standard JSON: ``NaN``/``Infinity`` are rejected)."""
+    text = _read_text(path)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError, or a NaN/Infinity constant
+        raise ReferKittiFormatError(f'{path}: invalid JSON ({exc})') from exc
+
+
+def _as_int(value) -> int:
+    """A JSON integer (``3``, ``3.0``, ``"3"``) as int; ``ValueError`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value)
+    if not np.isfinite(number) or number != int(number):
+        raise ValueError(value)
+    return int(number)
+
+
 def parse_expression_file(path: str, video: str,
                           annotation: Optional[VideoAnnotation] = None) -> Expression:
     """Read one expression JSON and, given the video's labels, check that every referred id
-    exists in the labels of its frame."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ReferKittiFormatError(f'{path}: invalid JSON ({exc})') from exc
+    exists in the labels of its frame.
+
+    Raises:
+        ReferKittiFormatError: naming ``path`` (and the key): not UTF-8, invalid JSON (``NaN``
+            and ``Infinity`` included), no ``label`` object, a frame or id that is not an
+            integer, an ``ignore`` that is not a list, or an id absent from the labels.
+    """
+    data = _read_json(path)
     if not isinstance(data, dict) or 'label' not in data:
         raise ReferKittiFormatError(f'{path}: expected an object with a "label" field')
     sentence = data.get('sentence')
@@ -206,6 +349,12 @@ def parse_expression_file(path: str, video: str,
         sentence = osp.splitext(osp.basename(path))[0].replace('-', ' ')
     if not isinstance(data['label'], dict):
         raise ReferKittiFormatError(f'{path}: "label" must map frame -> list of track ids')
+    ignore = data.get('ignore', [])
+    if ignore is None:
+        ignore = []
+    if not isinstance(ignore, list):
+        raise ReferKittiFormatError(f'{path}: "ignore" must be a list, got '
+                                    f'{type(ignore).__name__} {ignore!r}')
     known = None
     if annotation is not None:
         known = {}
@@ -214,11 +363,15 @@ def parse_expression_file(path: str, video: str,
     label = {}
     for key, ids in data['label'].items():
         try:
-            frame = int(key)
-            ids = [int(i) for i in ids]
-        except (TypeError, ValueError):
+            if not isinstance(ids, list):
+                raise ValueError(ids)
+            frame = _as_int(key)
+            ids = [_as_int(i) for i in ids]
+            if frame < 0:
+                raise ValueError(key)
+        except (TypeError, ValueError, OverflowError):
             raise ReferKittiFormatError(f'{path}: label entry {key!r}: {ids!r} is not '
-                                        '"<frame>": [track ids]')
+                                        '"<frame>": [track ids] (integers)')
         if known is not None:
             absent = sorted(set(ids) - known.get(frame, set()))
             if absent:
@@ -228,18 +381,45 @@ def parse_expression_file(path: str, video: str,
         if ids:
             label[frame] = sorted(set(ids))
     return Expression(video=video, sentence=sentence.strip(), file=path, label=label,
-                      ignore=list(data.get('ignore', [])))
+                      ignore=list(ignore))
 
 
 def load_expressions(data_root: str, video: str,
                      annotation: Optional[VideoAnnotation] = None) -> List[Expression]:
-    """All expressions of one video, sorted by sentence."""
+    """All expressions of one video, sorted by sentence.
+
+    Raises:
+        ReferKittiFormatError: the video's expression folder is missing or holds no ``.json``
+            file (a video of a split needs at least one expression), or a file is malformed.
+    """
     folder = osp.join(data_root, EXPRESSION_DIR, video)
     if not osp.isdir(folder):
         raise ReferKittiFormatError(f'{folder}: expression folder of video {video} does not exist')
     files = sorted(n for n in os.listdir(folder) if n.endswith('.json'))
+    if not files:
+        raise ReferKittiFormatError(f'{folder}: video {video} has no expression (no .json file '
+                                    'in its expression folder)')
     exprs = [parse_expression_file(osp.join(folder, n), video, annotation) for n in files]
     return sorted(exprs, key=lambda e: e.sentence)
+
+
+def read_split_file(split_file: str) -> Dict[str, List[str]]:
+    """``{split: [video names]}`` of a ``split.json``.
+
+    Raises:
+        ReferKittiFormatError: naming the file (and key): not UTF-8, invalid JSON, not an object
+            of lists of video names.
+    """
+    splits = _read_json(split_file)
+    if not isinstance(splits, dict):
+        raise ReferKittiFormatError(f'{split_file}: expected an object {{"train": [videos], '
+                                    f'"test": [videos]}}, got {type(splits).__name__}')
+    for name, videos in splits.items():
+        if not isinstance(videos, list) or not all(isinstance(v, (str, int)) and
+                                                   not isinstance(v, bool) for v in videos):
+            raise ReferKittiFormatError(f'{split_file}: split {name!r} must be a list of video '
+                                        f'names, got {videos!r}')
+    return {name: [str(v) for v in videos] for name, videos in splits.items()}
 
 
 def resolve_videos(data_root: str, split) -> List[str]:
@@ -249,12 +429,11 @@ def resolve_videos(data_root: str, split) -> List[str]:
         return [str(v) for v in split]
     split_file = osp.join(data_root, SPLIT_FILE)
     if osp.isfile(split_file):
-        with open(split_file) as f:
-            splits = json.load(f)
+        splits = read_split_file(split_file)
         if split not in splits:
             raise ReferKittiFormatError(f'{split_file}: has no split {split!r} '
                                         f'(has {sorted(splits)})')
-        return [str(v) for v in splits[split]]
+        return splits[split]
     if split not in REFER_KITTI_SPLIT:
         raise ReferKittiFormatError(f'unknown split {split!r}: give "train", "test" or a list '
                                     f'of video names ({split_file} does not exist)')
@@ -265,12 +444,22 @@ def load_split(data_root: str, split, exclude_sentences: Sequence[str] = ()
                ) -> List[Tuple[str, VideoAnnotation, List[Expression]]]:
     """``(video, annotation, expressions)`` of every video of ``split`` (see
     :func:`resolve_videos`), dropping expressions whose sentence contains any of
-    ``exclude_sentences``."""
+    ``exclude_sentences``.
+
+    A video without expression files is an error naming it (:func:`load_expressions`); a video
+    whose expressions are all excluded is kept, with a warning naming it (it adds no
+    (video, expression) sequence to the evaluation).
+    """
     out = []
     for video in resolve_videos(data_root, split):
         ann = load_video_annotation(data_root, video)
         exprs = [e for e in load_expressions(data_root, video, ann)
                  if not any(s in e.sentence for s in exclude_sentences)]
+        if not exprs:
+            warnings.warn(f'{osp.join(data_root, EXPRESSION_DIR, video)}: every expression of '
+                          f'video {video} is excluded by exclude_sentences='
+                          f'{list(exclude_sentences)}; the video is not evaluated',
+                          stacklevel=2)
         out.append((video, ann, exprs))
     return out
 
@@ -307,44 +496,116 @@ def load_mot_rows(path: str, frame_base: int = 1, min_fields: int = 6,
     """
     rows = []
     first_line = {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.replace(',', ' ').split()
-            where = f'{path}:{lineno}'
-            if len(parts) < min_fields:
-                names = 'frame,id,x,y,w,h' + (',score' if min_fields > 6 else '')
-                raise ReferKittiFormatError(f'{where}: expected at least {min_fields} fields '
-                                            f'"{names}", got {len(parts)}: {line!r}')
-            try:
-                vals = [float(p) for p in parts[:8]]
-            except ValueError:
-                raise ReferKittiFormatError(f'{where}: non-numeric field in {line!r}')
-            frame, tid, x, y, w, h = vals[:6]
-            score = vals[6] if len(vals) > 6 else 1.0
-            cls = vals[7] if len(vals) > 7 else -1
-            if not np.isfinite(frame) or frame < frame_base or frame != int(frame):
+    for lineno, line in enumerate(_read_text(path).splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.replace(',', ' ').split()
+        where = f'{path}:{lineno}'
+        if len(parts) < min_fields:
+            names = 'frame,id,x,y,w,h' + (',score' if min_fields > 6 else '')
+            raise ReferKittiFormatError(f'{where}: expected at least {min_fields} fields '
+                                        f'"{names}", got {len(parts)}: {line!r}')
+        try:
+            vals = [float(p) for p in parts[:8]]
+        except ValueError:
+            raise ReferKittiFormatError(f'{where}: non-numeric field in {line!r}')
+        frame, tid, x, y, w, h = vals[:6]
+        score = vals[6] if len(vals) > 6 else 1.0
+        cls = vals[7] if len(vals) > 7 else -1
+        if not np.isfinite(frame) or frame < frame_base or frame != int(frame):
+            raise ReferKittiFormatError(
+                f'{where}: frame must be a {frame_base}-based integer (>= {frame_base}), '
+                f'got {frame:g}')
+        if not all(np.isfinite([tid, x, y, w, h, score, cls])) or w <= 0 or h <= 0:
+            raise ReferKittiFormatError(f'{where}: values must be finite and the box of '
+                                        f'positive size, got {line!r}')
+        image = int(frame) - frame_base
+        if unique_ids:
+            if tid < 0 or tid != int(tid):
                 raise ReferKittiFormatError(
-                    f'{where}: frame must be a {frame_base}-based integer (>= {frame_base}), '
-                    f'got {frame:g}')
-            if not all(np.isfinite([tid, x, y, w, h, score, cls])) or w <= 0 or h <= 0:
-                raise ReferKittiFormatError(f'{where}: values must be finite and the box of '
-                                            f'positive size, got {line!r}')
-            image = int(frame) - frame_base
-            if unique_ids:
-                if tid < 0 or tid != int(tid):
-                    raise ReferKittiFormatError(
-                        f'{where}: track id must be a non-negative integer, got {tid:g}')
-                key = (image, int(tid))
-                if key in first_line:
-                    raise ReferKittiFormatError(
-                        f'{where}: id {int(tid)} appears twice in frame {int(frame)} (first at '
-                        f'line {first_line[key]})')
-                first_line[key] = lineno
-            rows.append([image, tid, x, y, x + w, y + h, score, cls, lineno])
+                    f'{where}: track id must be a non-negative integer, got {tid:g}')
+            key = (image, int(tid))
+            if key in first_line:
+                raise ReferKittiFormatError(
+                    f'{where}: id {int(tid)} appears twice in frame {int(frame)} (first at '
+                    f'line {first_line[key]})')
+            first_line[key] = lineno
+        rows.append([image, tid, x, y, x + w, y + h, score, cls, lineno])
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+
+
+#: Without a known frame count, a video's length is read from its detection file (the last
+#: frame with a detection); a gap of more than this many frames without any detection before
+#: the last frames is taken for a typo'd frame number (it would make the tracker step through
+#: every empty frame) rather than a real video.
+MAX_FRAME_GAP = 1000
+
+
+def check_mot_rows_in_video(path: str, rows: np.ndarray, num_frames: Optional[int] = None,
+                            img_size: Optional[Tuple[int, int]] = None,
+                            size_source: str = '') -> None:
+    """Check rows of :func:`load_mot_rows` against the video they are for.
+
+    Args:
+        path: the file the rows were read from (named in the errors).
+        rows: array (N, 9), columns :data:`MOT_ROW_COLUMNS`.
+        num_frames: frames of the video; a row of a later frame is an error (a detection file
+            of a longer video, or a typo'd frame number).
+        img_size: ``(width, height)``; a box lying wholly outside the image is an error (pixel
+            boxes for another image size, or a swapped width and height).
+        size_source: where ``img_size`` came from, for the message (e.g. ``'--img-size'``).
+
+    Raises:
+        ReferKittiFormatError: naming ``path:line`` of the first bad row and what is wrong.
+    """
+    rows = np.asarray(rows, np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+    if num_frames is not None and len(rows):
+        late = rows[:, 0] >= num_frames
+        if late.any():
+            row = rows[np.argmax(late)]
+            raise ReferKittiFormatError(
+                f'{path}:{int(row[8])}: image index {int(row[0])} (0-based) is beyond the '
+                f'{num_frames} frames of the video ({int(late.sum())} such rows; last image '
+                f'index {int(rows[:, 0].max())}): a typo in the frame column, or a file of '
+                'another (longer) video')
+    if img_size is not None and len(rows):
+        width, height = img_size
+        outside = ((rows[:, 2] >= width) | (rows[:, 3] >= height) | (rows[:, 4] <= 0) |
+                   (rows[:, 5] <= 0))
+        if outside.any():
+            row = rows[np.argmax(outside)]
+            x1, y1, x2, y2 = row[2:6]
+            raise ReferKittiFormatError(
+                f'{path}:{int(row[8])}: box x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g} lies wholly '
+                f'outside the {width}x{height} image{f" ({size_source})" if size_source else ""}'
+                f'; {int(outside.sum())} of '
+                f'{len(rows)} boxes do. Are width and height swapped, or is the file for '
+                'frames of another size?')
+
+
+def frames_in_file(path: str, rows: np.ndarray, max_gap: int = MAX_FRAME_GAP) -> int:
+    """The frame count of a video read from its MOT rows alone (1 + the last image index).
+
+    Raises:
+        ReferKittiFormatError: a gap of more than ``max_gap`` frames without any row precedes
+            some rows (naming ``path:line`` of the first row after the gap): most likely a typo
+            in the frame column; give the frame count explicitly.
+    """
+    rows = np.asarray(rows, np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+    if not len(rows):
+        return 0
+    frames = np.unique(rows[:, 0])
+    gaps = np.diff(np.concatenate([[-1], frames])) - 1
+    if (gaps > max_gap).any():
+        k = int(np.argmax(gaps > max_gap))
+        row = rows[np.argmax(rows[:, 0] == frames[k])]
+        before = f'image {int(frames[k - 1])}' if k else 'the start of the video'
+        raise ReferKittiFormatError(
+            f'{path}:{int(row[8])}: image index {int(frames[k])} (0-based) comes {int(gaps[k])} '
+            f'frames without any row after {before} (more than {max_gap}): a typo in the frame '
+            'column? Give the frame count of the video (--num-frames) to use the file as it is')
+    return int(frames[-1]) + 1
 
 
 def load_detections(path: str) -> np.ndarray:

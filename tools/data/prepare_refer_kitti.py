@@ -1,9 +1,14 @@
 """Prepare a Refer-KITTI-style tree (Refer-KITTI, Refer-KITTI-V2, Refer-Dance, or the generated
 mini Refer-KITTI) for training and evaluation.
 
-Checks every video (labels, images, expression ids), reports the first problem of each broken
-video with its file and line, skips those videos, and
-writes, under ``--out`` (default: the data root):
+Checks every video that has an expression folder: frames (every frame's size from its header,
+the same for the whole video; truncated PNG/JPEG files; two files for one frame), labels
+(fields, finite integer ids, boxes normalised by the image size), expression files (UTF-8,
+valid JSON without ``NaN``/``Infinity``, integer frames and ids present in the labels, a list
+``ignore``) and ``split.json``. A broken video is skipped with a warning naming it and the
+first problem found in it (file and line or key), the other videos are prepared, and the tool
+exits with status 1; an unreadable ``split.json`` is reported the same way (no seqmap is
+written from it). Then it writes, under ``--out`` (default: the data root):
 
 * ``gt_template/<video>/<sentence-with-dashes>/gt.txt``: MOTChallenge GT per expression in the
   chosen frame convention (``corrected`` by default; ``legacy`` reproduces the original writer,
@@ -56,8 +61,9 @@ def main(argv=None) -> int:
         try:
             ann = load_video_annotation(root, video)
             exprs = load_expressions(root, video, ann)
-        except ReferKittiFormatError as exc:
-            problems.append(str(exc))
+        except (ReferKittiFormatError, OSError) as exc:
+            problems.append(f'video {video} skipped: {exc}')
+            print(f'warning: video {video} skipped: {exc}', file=sys.stderr, flush=True)
             continue
         valid.append(video)
         per_object = {}
@@ -81,7 +87,11 @@ def main(argv=None) -> int:
     for split in ('train', 'test'):
         try:
             split_videos = resolve_videos(split_root, split)
-        except ReferKittiFormatError:
+        except ReferKittiFormatError as exc:
+            if 'has no split' not in str(exc) and osp.isfile(osp.join(split_root, SPLIT_FILE)):
+                problem = f'{exc} (no seqmap_{split}.txt written)'
+                print(f'warning: {problem}', file=sys.stderr, flush=True)
+                problems.append(problem)
             continue
         lines = ['name']
         for video in split_videos:
@@ -94,7 +104,7 @@ def main(argv=None) -> int:
 
     print(f'{len(valid)} video(s) prepared into {out} ({args.convention} frame convention)')
     if problems:
-        print(f'{len(problems)} video(s) skipped because of problems:', file=sys.stderr)
+        print(f'{len(problems)} problem(s); the other videos are prepared:', file=sys.stderr)
         for p in problems:
             print(f'  {p}', file=sys.stderr)
         return 1
