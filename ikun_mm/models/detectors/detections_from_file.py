@@ -8,7 +8,8 @@ from mmdet.structures import DetDataSample
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
-from ikun_mm.datasets.refer_kitti_io import load_detections
+from ikun_mm.datasets.refer_kitti_io import (check_mot_rows_in_video, frames_in_file,
+                                             load_mot_rows)
 from ikun_mm.registry import MODELS
 
 
@@ -18,7 +19,12 @@ class DetectionsFromFile(BaseModel):
     1-based frames) to a tracker, in place of a detector.
 
     Files are read with :func:`ikun_mm.datasets.refer_kitti_io.load_detections`, so a malformed
-    line raises ``ReferKittiFormatError`` naming the file and line.
+    line raises ``ReferKittiFormatError`` naming the file and line. The first time a file is
+    used for a video, its rows are checked against the video the frames' metainfo describes
+    (:func:`~ikun_mm.datasets.refer_kitti_io.check_mot_rows_in_video`): a row beyond the
+    video's ``num_frames`` (a typo'd frame number, or the file of a longer video) and a box
+    wholly outside the ``img_shape`` image are ``ReferKittiFormatError`` naming the file and
+    line, never silently dropped.
 
     Args:
         det_file: one detection file, used for every frame asked for (one video).
@@ -45,7 +51,8 @@ class DetectionsFromFile(BaseModel):
         self.default_label = default_label
         self.class_map = None if class_map is None else {int(k): int(v)
                                                          for k, v in class_map.items()}
-        self._cache: Dict[Tuple[str, float], Dict[int, np.ndarray]] = {}
+        self._cache: Dict[Tuple[str, float], Tuple[np.ndarray, Dict[int, np.ndarray]]] = {}
+        self._checked: set = set()
 
     def file_for(self, metainfo: dict) -> str:
         """Detection file of the frame described by ``metainfo``."""
@@ -59,13 +66,14 @@ class DetectionsFromFile(BaseModel):
                            '"img_path"')
         return osp.join(self.det_dir, f'{video}.txt')
 
-    def detections(self, path: str) -> Dict[int, np.ndarray]:
-        """``{frame (0-based): array (K, 6) x1, y1, x2, y2, score, label}`` of one file."""
+    def _load(self, path: str) -> Tuple[np.ndarray, Dict[int, np.ndarray]]:
+        """The file's rows (array (N, 9), ``load_mot_rows`` columns) and its detections."""
         if not osp.isfile(path):
             raise FileNotFoundError(f'DetectionsFromFile: detection file {path} does not exist')
         key = (path, osp.getmtime(path))
         if key not in self._cache:
-            dets = load_detections(path)
+            rows = load_mot_rows(path, frame_base=1, min_fields=7)
+            dets = rows[:, [0, 2, 3, 4, 5, 6, 7]]
             labels = dets[:, 6].copy()
             labels[labels < 0] = self.default_label
             keep = dets[:, 5] >= self.score_thr
@@ -73,14 +81,35 @@ class DetectionsFromFile(BaseModel):
                 keep &= np.isin(labels, list(self.class_map))
                 labels = np.array([self.class_map.get(int(c), -1) for c in labels])
             dets = np.concatenate([dets[:, :6], labels[:, None]], 1)[keep]
-            self._cache = {key: {int(f): dets[dets[:, 0] == f, 1:]
-                                 for f in np.unique(dets[:, 0])}}
+            self._cache = {key: (rows, {int(f): dets[dets[:, 0] == f, 1:]
+                                        for f in np.unique(dets[:, 0])})}
         return self._cache[key]
 
+    def detections(self, path: str) -> Dict[int, np.ndarray]:
+        """``{frame (0-based): array (K, 6) x1, y1, x2, y2, score, label}`` of one file."""
+        return self._load(path)[1]
+
+    def check_video(self, path: str, num_frames: Optional[int] = None,
+                    img_size: Optional[Tuple[int, int]] = None,
+                    size_source: str = '') -> None:
+        """Check the rows of ``path`` against a video of ``num_frames`` frames of ``img_size``
+        ``(W, H)`` (see the class docstring); once per file, video length and size."""
+        rows = self._load(path)[0]
+        key = (path, osp.getmtime(path), num_frames, img_size)
+        if key not in self._checked:
+            check_mot_rows_in_video(path, rows, num_frames, img_size, size_source)
+            self._checked.add(key)
+
     def num_frames(self, path: str) -> int:
-        """1 + the last frame index with a detection in ``path``."""
-        frames = self.detections(path)
-        return max(frames) + 1 if frames else 0
+        """1 + the last frame index with a detection in ``path``.
+
+        Raises:
+            ReferKittiFormatError: a gap of more than
+                :data:`~ikun_mm.datasets.refer_kitti_io.MAX_FRAME_GAP` frames without any
+                detection (a typo'd frame number would make the tracker step through millions
+                of empty frames); the message names the file and line.
+        """
+        return frames_in_file(path, self._load(path)[0])
 
     def predict(self, batch_inputs, batch_data_samples: List[DetDataSample],
                 rescale: bool = True) -> List[DetDataSample]:
@@ -88,7 +117,11 @@ class DetectionsFromFile(BaseModel):
         from its ``frame_id`` (0-based); inputs are ignored."""
         for sample in batch_data_samples:
             frame = int(sample.metainfo['frame_id'])
-            dets = self.detections(self.file_for(sample.metainfo)).get(frame, np.zeros((0, 6)))
+            path = self.file_for(sample.metainfo)
+            num_frames, shape = sample.metainfo.get('num_frames'), sample.metainfo.get('img_shape')
+            self.check_video(path, None if num_frames is None else int(num_frames),
+                             None if shape is None else (int(shape[1]), int(shape[0])))
+            dets = self.detections(path).get(frame, np.zeros((0, 6)))
             inst = InstanceData()
             inst.bboxes = torch.as_tensor(dets[:, :4], dtype=torch.float32)
             inst.scores = torch.as_tensor(dets[:, 4], dtype=torch.float32)
