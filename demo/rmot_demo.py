@@ -18,6 +18,7 @@ are 1-based in the txt files and on the drawn boxes, as ``tools/track_detections
 them. Existing outputs are never overwritten unless
 ``--overwrite`` is given. ``--snapshot PIC.jpg`` also writes a still picture: a 2-column grid
 of evenly spaced drawn frames (first and last included), each labelled with its frame number.
+Paths may contain spaces, ``--cfg-options`` values too (quote the whole ``key=value``).
 """
 import argparse
 import os
@@ -28,13 +29,13 @@ import tempfile
 
 import cv2
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from tqdm import tqdm
 
 from ikun_mm.datasets.refer_kitti_io import IMAGE_EXTS, format_mot_rows
 from ikun_mm.evaluation import mot_rows_from_boxes
 from ikun_mm.registry import MODELS
-from ikun_mm.utils import register_all_modules
+from ikun_mm.utils import CfgOptionsAction, register_all_modules
 from ikun_mm.visualization import evenly_spaced, render_referred, write_snapshot, write_video
 
 
@@ -89,7 +90,7 @@ def parse_args(argv=None):
     parser.add_argument('--snapshot-frames', type=int, default=4,
                         help='how many evenly spaced frames the snapshot shows')
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, "key=value" pairs')
     return parser.parse_args(argv)
 
@@ -158,7 +159,11 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix='rmot_demo_') as tmp:
         frames = list_frames(args.source, tmp, args.max_frames)
-        referred = model.refer_video(frames, args.expressions, progress=True)
+        from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
+        try:
+            referred = model.refer_video(frames, args.expressions, progress=True)
+        except ReferKittiFormatError as exc:  # e.g. --det rows beyond the video; names the file
+            raise SystemExit(f'{type(exc).__name__}: {exc}')
         for rows in referred.values():
             rows[:, 1] += 1  # 1-based track ids, as tools/track_detections.py writes them
         picks = set(evenly_spaced(len(frames), args.snapshot_frames) if args.snapshot else [])
@@ -179,9 +184,14 @@ def main(argv=None) -> int:
         rows = referred[sentence]
         text = format_mot_rows(mot_rows_from_boxes(rows)) if len(rows) else ''
         tmp_path = path + '.partial'
-        with open(tmp_path, 'w') as f:
-            f.write(text)
-        os.replace(tmp_path, path)
+        try:
+            with open(tmp_path, 'w') as f:
+                f.write(text)
+            os.replace(tmp_path, path)
+        except BaseException:  # Ctrl-C included: no partial file is left
+            if osp.exists(tmp_path):
+                os.remove(tmp_path)
+            raise
         print(f'{sentence!r}: {len(rows)} boxes in {len(np.unique(rows[:, 1])) if len(rows) else 0}'
               f' tracks -> {path}')
     print(f'{count} frames -> {args.out}')

@@ -6,6 +6,10 @@
 A checkpoint that does not exist, is not a readable checkpoint (truncated, random bytes) or does
 not fit the model is an error naming the file (it is loaded strictly). An existing ``--out``
 file is only replaced with ``--overwrite``.
+A malformed data file (frames, labels, expressions, ``split.json``, detections: a detection
+beyond the video's frames or wholly outside its images) ends the run with one line naming the
+file (and line). ``--cfg-options`` values may contain spaces (quote the whole ``key=value``:
+``"data_root=my data/refer kitti"``); mmengine's own parser would delete them.
 Evaluators whose config has ``out_dir=None`` (e.g. ``ReferringMetric``) write their files into a
 fresh ``trackeval_<timestamp>`` folder of the work dir.
 """
@@ -14,12 +18,12 @@ import os
 import os.path as osp
 import time
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ikun_mm.utils import (load_runner_config, register_all_modules, setup_cpu_distributed,
-                           shutdown_distributed)
+from ikun_mm.utils import (CfgOptionsAction, load_runner_config, register_all_modules,
+                           setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -32,7 +36,7 @@ def parse_args(argv=None):
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     parser.add_argument('--show-dir', help='draw the predictions into this folder (inside the '
                         'work dir) through the visualization hook, when the config has one')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, "key=value" pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -82,7 +86,11 @@ def main(argv=None):
         runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     except UnreadableCheckpointError as exc:  # names the file; no traceback needed
         raise SystemExit(str(exc))
-    runner.test()
+    from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
+    try:
+        runner.test()
+    except ReferKittiFormatError as exc:  # a data file; the message names it (and the line)
+        raise SystemExit(f'{type(exc).__name__}: {exc}')
     shutdown_distributed()
 
 

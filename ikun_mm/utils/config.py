@@ -1,8 +1,8 @@
-"""Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Config handling shared by the tools (``tools/train.py``, ``tools/test.py``, the demo...)."""
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 
 def load_runner_config(config: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
@@ -95,3 +95,56 @@ def shutdown_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+class CfgOptionsAction(DictAction):
+    """``--cfg-options key=value ...`` as mmengine's ``DictAction`` parses it (ints, floats,
+    booleans, ``None``, ``a,b`` and ``[a, b]``/``(a, b)`` lists and tuples, nested), except that
+    spaces inside a value are kept: mmengine's parser deletes every space, so
+    ``'data_root=my data/mini ref'`` silently became ``mydata/miniref``. Here whitespace around
+    list elements is dropped and whitespace inside a value kept, so
+    ``'data_root=my data/mini ref'`` is the path ``my data/mini ref`` and ``'a=[1, 2]'`` is
+    still ``[1, 2]``.
+
+    A word without ``=`` (a value with spaces that the shell split because it was not quoted:
+    ``data_root=my data/root``) is an error that says to quote the whole ``key=value``.
+    """
+
+    @classmethod
+    def parse_value(cls, text: str):
+        """One value: ``'1'`` -> 1, ``'a b'`` -> ``'a b'``, ``'[1, (2, x y)]'`` ->
+        ``[1, (2, 'x y')]``."""
+        text = text.strip().strip('\'"')
+        is_tuple = text.startswith('(') and text.endswith(')')
+        if is_tuple or (text.startswith('[') and text.endswith(']')):
+            text = text[1:-1]
+        elif ',' not in text:
+            return DictAction._parse_int_float_bool(text)
+        if text.count('(') != text.count(')') or text.count('[') != text.count(']'):
+            raise ValueError(f'unbalanced brackets in {text!r}')
+        pieces, depth, start = [], 0, 0
+        for i, char in enumerate(text):
+            depth += (char in '([') - (char in ')]')
+            if char == ',' and depth == 0:
+                pieces.append(text[start:i])
+                start = i + 1
+        pieces.append(text[start:])
+        if not pieces[-1].strip():  # '' (an empty list) or a trailing comma
+            pieces.pop()
+        values = [cls.parse_value(p) for p in pieces]
+        return tuple(values) if is_tuple else values
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        options = dict(getattr(namespace, self.dest, None) or {})
+        for item in values or []:
+            if '=' not in item:
+                parser.error(
+                    f'{option_string}: {item!r} is not key=value. A value with spaces must be '
+                    f'one shell word: quote the whole pair, e.g. {option_string} '
+                    f'"data_root=my data/refer kitti"')
+            key, value = item.split('=', 1)
+            try:
+                options[key.strip()] = self.parse_value(value)
+            except ValueError as exc:
+                parser.error(f'{option_string}: {item!r}: {exc}')
+        setattr(namespace, self.dest, options)

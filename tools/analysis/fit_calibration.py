@@ -35,9 +35,10 @@ import tempfile
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from ikun_mm.utils.config import CfgOptionsAction  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -57,7 +58,7 @@ def parse_args(argv=None):
                         metavar=('MIN', 'MAX', 'NUM'), help='grid of a')
     parser.add_argument('--b-range', type=float, nargs=3, default=(-1.0, 1.0, 201),
                         metavar=('MIN', 'MAX', 'NUM'), help='grid of b')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return parser.parse_args(argv)
 
 
