@@ -11,18 +11,24 @@ an ``init.pth`` are left alone). Otherwise the tool stops before writing anythin
 dir; a new ``--work-dir`` is the third way out. (Training on into a sibling folder
 instead would leave scripts that read ``<work dir>/last_checkpoint`` with the earlier run's
 checkpoint.)
+
+``--resume`` checks the checkpoint before training: when the work dir's last checkpoint is
+truncated (a run killed while saving), the previous readable ``epoch_N.pth``/``iter_N.pth`` is
+used, with a warning naming both files; an unreadable ``--resume CKPT`` is an error naming it.
+``--cfg-options`` values may contain spaces (``"data_root=my data/refer kitti"``, quoted as one
+shell word); mmengine's own parser would delete them.
 """
 import argparse
 import os
 import os.path as osp
 import re
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ikun_mm.utils import (load_runner_config, register_all_modules, setup_cpu_distributed,
-                           shutdown_distributed)
+from ikun_mm.utils import (CfgOptionsAction, load_runner_config, register_all_modules,
+                           setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -43,7 +49,7 @@ def parse_args(argv=None):
                         'are deleted first. Without '
                         '--resume or --overwrite such a work dir is an error')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, "key=value" pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -96,17 +102,72 @@ def check_work_dir(work_dir: str, resume, overwrite: bool) -> None:
     print(f'--overwrite: deleted the checkpoints of the earlier run in {work_dir}', flush=True)
 
 
+def _run_checkpoints(work_dir: str) -> list:
+    """``epoch_N.pth``/``iter_N.pth`` of ``work_dir``, latest (highest N) first."""
+    if not osp.isdir(work_dir):
+        return []
+    found = [(int(m.group(2)), n) for n in os.listdir(work_dir)
+             for m in [re.match(r'^(epoch|iter)_(\d+)\.pth$', n)] if m]
+    return [osp.join(work_dir, n) for _, n in sorted(found, reverse=True)]
+
+
+def resume_checkpoint(work_dir: str, resume: str):
+    """The checkpoint ``--resume`` continues from, checked before training starts.
+
+    ``resume='auto'``: the work dir's ``last_checkpoint``; when that file is truncated (a run
+    killed while saving) or otherwise unreadable, the latest readable ``epoch_N.pth`` /
+    ``iter_N.pth`` before it is used instead, with a warning naming both files. An explicit
+    path that is unreadable is an error naming it (and the previous readable checkpoint of the
+    work dir, to pass to ``--resume`` instead).
+
+    Returns:
+        the checkpoint path, or ``None`` (``'auto'`` and the work dir has no ``last_checkpoint``:
+        mmengine then starts from scratch and says so).
+    """
+    from ikun_mm.utils.checkpoint import checkpoint_problem
+    if resume != 'auto':
+        problem = checkpoint_problem(resume)
+        if problem is None:
+            return resume
+        earlier = [p for p in _run_checkpoints(work_dir)
+                   if osp.abspath(p) != osp.abspath(resume) and checkpoint_problem(p) is None]
+        hint = (f'; the latest readable checkpoint of {work_dir} is {earlier[0]}: pass --resume '
+                f'{earlier[0]}' if earlier else '')
+        raise SystemExit(f'--resume: {problem}{hint}')
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        last = f.read().strip()
+    if last and not osp.isabs(last) and not osp.exists(last):
+        last = osp.join(work_dir, osp.basename(last))
+    problem = checkpoint_problem(last) if last else f'{pointer} is empty'
+    if problem is None:
+        return last
+    for candidate in _run_checkpoints(work_dir):
+        if last and osp.abspath(candidate) == osp.abspath(last):
+            continue
+        if checkpoint_problem(candidate) is None:
+            import warnings
+            message = (f'--resume: the last checkpoint {last} (named in {pointer}) is not '
+                       f'readable: {problem}. Resuming from the previous readable checkpoint '
+                       f'{candidate} instead')
+            warnings.warn(message, stacklevel=2)
+            print(f'warning: {message}', flush=True)
+            return candidate
+    raise SystemExit(f'--resume: {problem}; and {work_dir} holds no earlier readable '
+                     'checkpoint (epoch_N.pth / iter_N.pth) to resume from: pass --overwrite to '
+                     'train again in it, or choose another --work-dir')
+
+
 def build_config(args) -> Config:
     cfg = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
+    if args.resume is not None:
         cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+        cfg.load_from = resume_checkpoint(cfg.work_dir, args.resume)
     return cfg
 
 
@@ -117,7 +178,11 @@ def main(argv=None):
     check_work_dir(cfg.work_dir, args.resume, args.overwrite)
     setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.train()
+    from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
+    try:
+        runner.train()
+    except ReferKittiFormatError as exc:  # a data file; the message names it (and the line)
+        raise SystemExit(f'{type(exc).__name__}: {exc}')
     shutdown_distributed()
 
 

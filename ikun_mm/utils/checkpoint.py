@@ -15,6 +15,8 @@ the encoders' ``pretrained`` files) goes through :func:`read_checkpoint`: a miss
 random bytes, a text file) an :class:`UnreadableCheckpointError`, both naming the file.
 """
 import os.path as osp
+import zipfile
+from typing import Optional
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -59,3 +61,30 @@ def load_local_checkpoint(filename: str, map_location=None):
 def register_checkpoint_loader() -> None:
     """Make mmengine load local checkpoints with :func:`load_local_checkpoint`."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+
+
+def checkpoint_problem(filename: str) -> Optional[str]:
+    """Why ``filename`` is not a readable checkpoint, or ``None`` when it looks readable.
+
+    Cheap for the zip checkpoints torch writes (since 1.6): a file truncated by an interrupted
+    save or copy has lost the zip directory at its end, which :mod:`zipfile` finds without
+    reading the tensors. Other files (torch's legacy format) are loaded with
+    :func:`read_checkpoint`.
+    """
+    filename = osp.expanduser(str(filename))
+    if not osp.isfile(filename):
+        return f'checkpoint {filename} does not exist'
+    if zipfile.is_zipfile(filename):
+        try:
+            with zipfile.ZipFile(filename) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            return f'{filename}: not a readable checkpoint ({exc})'
+        if any(n.endswith('data.pkl') for n in names):
+            return None
+        return f'{filename}: not a PyTorch checkpoint (a zip file without data.pkl)'
+    try:
+        read_checkpoint(filename)
+    except (UnreadableCheckpointError, FileNotFoundError) as exc:
+        return str(exc)
+    return None
