@@ -31,19 +31,19 @@ proxy on GT tracks, without running the tracker.)
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import DictAction
 from tqdm import tqdm
 
 from ikun_mm.datasets import ReferKittiDataset
 from ikun_mm.evaluation import ReferringGrid, prepare_referring
 from ikun_mm.registry import MODELS
-from ikun_mm.utils import load_runner_config, register_all_modules
+from ikun_mm.utils import CfgOptionsAction, load_runner_config, register_all_modules
 
 A_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 B_GRID = tuple(np.round(np.arange(-0.8, 0.41, 0.1), 2))
@@ -118,7 +118,7 @@ def parse_args(argv=None):
     parser.add_argument('--workers', type=int, default=1,
                         help='ignored (kept for old command lines): the vectorised HOTA '
                         'scores the whole grid in one process')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return parser.parse_args(argv)
 
 
@@ -219,11 +219,19 @@ def main(argv=None) -> int:
     out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
     if osp.exists(out):
         raise SystemExit(f'{out} exists; give another --out')
+    from ikun_mm.utils.checkpoint import (UnreadableCheckpointError, checkpoint_problem,
+                                          read_checkpoint)
+    problem = checkpoint_problem(args.checkpoint)  # before tracking: names the file
+    if problem is not None:
+        raise SystemExit(problem)
     model = MODELS.build(cfg.model)
     calibration = getattr(model.referrer, 'calibration', None)
     if calibration is None:
         raise SystemExit(f'{args.config}: model.referrer has no calibration to fit')
-    model.load_referrer_checkpoint(args.checkpoint)
+    try:
+        model.load_referrer_checkpoint(args.checkpoint)
+    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
+        raise SystemExit(str(exc))
     model.eval()
     dataset = ReferKittiDataset(data_root=data.data_root, split=split,
                                 exclude_sentences=data.get('exclude_sentences', ()),
@@ -256,7 +264,7 @@ def main(argv=None) -> int:
             print(f'the fit (a={a:g}, b={b:g}) does not carry over to held-out videos: '
                   'keeping a = b = 0 (no calibration)')
             hota, a, b = raw, 0.0, 0.0
-    ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
+    ckpt = read_checkpoint(args.checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt)
     prefix = 'referrer.' if any(k.startswith('referrer.') for k in state) else ''
     state[f'{prefix}calibration.a'] = torch.tensor(float(a))
@@ -266,7 +274,16 @@ def main(argv=None) -> int:
                 source_checkpoint=osp.basename(args.checkpoint), cross_validation=cv)
     if 'state_dict' in ckpt:
         ckpt.setdefault('meta', {})['calibration'] = info
-    torch.save(ckpt, out)
+    if osp.exists(out):  # appeared while fitting
+        raise SystemExit(f'{out} exists; give another --out')
+    tmp = osp.join(osp.dirname(osp.abspath(out)), f'.{osp.basename(out)}.partial')
+    try:  # written whole or not at all (an interrupted save leaves no truncated checkpoint)
+        torch.save(ckpt, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
     print(f'calibration a={a:g} b={b:g}: HOTA {hota:.2f} (uncalibrated {raw:.2f}) on split '
           f'{split!r}; saved {out}')
     print(json.dumps(info))
