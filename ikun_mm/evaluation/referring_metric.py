@@ -15,6 +15,7 @@ import os.path as osp
 import shutil
 import tempfile
 import time
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -37,6 +38,56 @@ REPORTED = ('HOTA', 'DetA', 'AssA', 'DetRe', 'DetPr', 'AssRe', 'AssPr', 'LocA', 
 def sequence_name(video: str, expression_file: str) -> str:
     """``'0005'``, ``'.../cars-moving-left.json'`` -> ``'0005+cars-moving-left'``."""
     return f'{video}+{osp.splitext(osp.basename(expression_file))[0]}'
+
+
+class PredictionWarning(UserWarning):
+    """Predictions the metric can only score as misses (boxes of negative size, sentences the
+    ground truth does not have)."""
+
+
+def check_predictions(video: str, referred: Dict[str, np.ndarray],
+                      sentences: Sequence[str]) -> List[str]:
+    """Warn (:class:`PredictionWarning`, also in the run's log) about predictions of one video
+    that would only lower the HOTA without a word:
+
+    * sentences that are none of the video's expressions (they are not evaluated: a typo, or
+      predictions keyed by another text than the expression's sentence);
+    * boxes with ``x2 < x1`` or ``y2 < y1`` (negative width or height, e.g. ``x, y, w, h``
+      given where ``x1, y1, x2, y2`` is expected): they can match no ground-truth box.
+
+    Args:
+        video: the video's name (named in the messages).
+        referred: ``{sentence: array (M, 6+) frame, id, x1, y1, x2, y2[, score]}``.
+        sentences: the video's expression sentences.
+
+    Returns:
+        the messages warned.
+    """
+    messages = []
+    known = set(sentences)
+    unknown = sorted(k for k in referred if k not in known)
+    if unknown:
+        messages.append(f'video {video}: predictions for {len(unknown)} sentence(s) that are not '
+                        f'expressions of this video are not evaluated: {unknown[:5]}')
+    for sentence in sorted(k for k in referred if k in known):
+        rows = np.asarray(referred[sentence], np.float64)
+        if rows.size == 0:
+            continue
+        if rows.ndim != 2 or rows.shape[1] < 6:
+            raise ValueError(f'video {video}, {sentence!r}: predictions must have shape '
+                             f'(M, 6+) (frame, id, x1, y1, x2, y2, ...), got {rows.shape}')
+        bad = (rows[:, 4] < rows[:, 2]) | (rows[:, 5] < rows[:, 3])
+        if bad.any():
+            first = rows[np.argmax(bad)]
+            messages.append(
+                f'video {video}, {sentence!r}: {int(bad.sum())} of {len(rows)} predicted boxes '
+                f'have negative width or height (first: frame {int(first[0])}, id '
+                f'{int(first[1])}, x1={first[2]:g} y1={first[3]:g} x2={first[4]:g} '
+                f'y2={first[5]:g}); they count as false positives (boxes are x1, y1, x2, y2)')
+    for message in messages:
+        warnings.warn(message, PredictionWarning, stacklevel=2)
+        MMLogger.get_current_instance().warning(message)
+    return messages
 
 
 @METRICS.register_module()
@@ -88,6 +139,8 @@ class ReferringMetric(BaseMetric):
         for sample in data_samples:
             ann, referred = sample['annotation'], sample['pred_referred']
             num_frames = int(sample['num_frames'])
+            check_predictions(sample['video'], referred,
+                              [e.sentence for e in sample['expressions']])
             seqs = []
             for expr in sample['expressions']:
                 rows = np.asarray(referred.get(expr.sentence, np.zeros((0, 7))), np.float64)
