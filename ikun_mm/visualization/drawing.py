@@ -49,8 +49,10 @@ def draw_tracks(img: np.ndarray, boxes: np.ndarray, ids: Sequence[int],
 def write_video(frames: Iterable[np.ndarray], path: str, fps: float = 10.0) -> int:
     """Write BGR frames to ``path`` (``.mp4`` with the mp4v codec, ``.avi`` with MJPG).
 
-    The file is written to a temporary name and moved into place when complete, so an
-    interrupted run never leaves a truncated video under the final name.
+    The file is written to a hidden temporary name (``.<name>.partial<ext>``) and moved into
+    place when complete; on an error or Ctrl-C (``KeyboardInterrupt``) while the frames are
+    drawn the temporary file is deleted, so an interrupted run leaves neither a truncated video
+    under the final name nor a hidden partial file.
 
     Returns:
         number of frames written.
@@ -63,21 +65,32 @@ def write_video(frames: Iterable[np.ndarray], path: str, fps: float = 10.0) -> i
     tmp = osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.partial{ext}')
     writer, count = None, 0
     try:
-        for frame in frames:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-                if not writer.isOpened():
-                    raise RuntimeError(f'{path}: OpenCV cannot open a {fourcc} video writer')
-            writer.write(frame)
-            count += 1
-    finally:
-        if writer is not None:
-            writer.release()
-    if count == 0:
-        raise ValueError(f'{path}: no frames to write')
-    os.replace(tmp, path)
+        try:
+            for frame in frames:
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+                    if not writer.isOpened():
+                        raise RuntimeError(f'{path}: OpenCV cannot open a {fourcc} video writer')
+                writer.write(frame)
+                count += 1
+        finally:
+            if writer is not None:
+                writer.release()
+        if count == 0:
+            raise ValueError(f'{path}: no frames to write')
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
     return count
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def render_referred(frame_paths: Sequence[str], referred: dict,
@@ -191,7 +204,11 @@ def write_snapshot(frames: dict, path: str, cols: int = 2) -> int:
                           labels=[f'frame {f}' for f in order])
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.partial{ext}')
-    if not cv2.imwrite(tmp, sheet):
-        raise RuntimeError(f'{path}: OpenCV could not write the picture')
-    os.replace(tmp, path)
+    try:
+        if not cv2.imwrite(tmp, sheet):
+            raise RuntimeError(f'{path}: OpenCV could not write the picture')
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C included: no hidden partial file is left
+        _remove_quietly(tmp)
+        raise
     return len(order)
