@@ -24,8 +24,7 @@ from mmengine.config import Config
 
 from tests.utils import ROOT, load_tool
 
-TINY = osp.join(ROOT, 'configs', 'ikun', 'ikun_tiny_mini_refer_kitti.py')
-RMOT = osp.join(ROOT, 'configs', 'rmot', 'ikun_cascade_neuralsort_mini_refer_kitti.py')
+from tests.robustness.conftest import RMOT, TINY
 
 
 def _demo():
@@ -34,30 +33,6 @@ def _demo():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _tiny_state_dict():
-    from ikun_mm.registry import MODELS
-    torch.manual_seed(0)
-    return MODELS.build(Config.fromfile(TINY).model).state_dict()
-
-
-@pytest.fixture(scope='module')
-def ikun_ckpt(tmp_path_factory):
-    """A readable tiny-iKUN checkpoint as tools/train.py writes it."""
-    path = str(tmp_path_factory.mktemp('ckpt') / 'ikun.pth')
-    torch.save(dict(meta=dict(epoch=1), state_dict=_tiny_state_dict()), path)
-    return path
-
-
-@pytest.fixture(scope='module')
-def rmot_tiny_cfg(tmp_path_factory, mini_refer_kitti):
-    """The RMOT config with the tiny iKUN as referrer, dumped to a file."""
-    cfg = Config.fromfile(RMOT)
-    cfg.model.referrer = Config.fromfile(TINY).model
-    path = str(tmp_path_factory.mktemp('cfg') / 'rmot_tiny.py')
-    cfg.dump(path)
-    return path
 
 
 # --------------------------------------------------------------------------------------------
