@@ -1,9 +1,13 @@
 """STARK: corner soft-argmax, stage-1/2 training, dynamic template update, padding masks."""
+import os.path as osp
+
 import pytest
 import torch
 
+from ikun_mm.datasets.synthetic import generate_sot_sequences
 from ikun_mm.models.sot import corners_to_box, soft_argmax_2d
 from ikun_mm.registry import MODELS
+from tests.utils import load_tool
 
 from .utils import TINY_STARK, square_batch
 
@@ -166,3 +170,28 @@ def test_tracking_crops_carry_padding_masks_and_clip_with_margin():
         model.frame_id = 0
         box, _ = model.track(frame)
     assert float(box[2] - box[0]) >= 10 - 1e-4 and float(box[0]) <= 70
+
+
+def test_stage2_through_the_train_tool_needs_load_from(tmp_path):
+    """tools/train.py: stage 2 without ``load_from`` stops with the error; with a stage-1
+    checkpoint it trains."""
+    root = str(tmp_path / 'data')
+    generate_sot_sequences(root, 'train', num_sequences=2, frames=10, size=(96, 72), seed=0)
+    generate_sot_sequences(root, 'val', num_sequences=1, frames=4, size=(96, 72), seed=1)
+    train = load_tool('train.py').main
+    cfgs = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'stark')
+
+    def run(name, work_dir, *extra):
+        train([osp.join(cfgs, name), '--work-dir', str(work_dir), '--cfg-options',
+               f'train_dataloader.dataset.data_root={root}',
+               f'val_dataloader.dataset.data_root={root}',
+               f'test_dataloader.dataset.data_root={root}',
+               'train_dataloader.dataset.samples_per_epoch=2', 'train_dataloader.batch_size=2',
+               'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1',
+               'default_hooks.checkpoint.interval=1', *extra])
+
+    run('stark_tiny_synthetic_stage1.py', tmp_path / 's1')
+    with pytest.raises(RuntimeError, match='stage 2.*load_from'):
+        run('stark_tiny_synthetic_stage2.py', tmp_path / 's2_scratch')
+    run('stark_tiny_synthetic_stage2.py', tmp_path / 's2', f'load_from={tmp_path}/s1/epoch_1.pth')
+    assert (tmp_path / 's2' / 'epoch_1.pth').is_file()
