@@ -152,11 +152,14 @@ class STARK(BaseSOTModel):
                 p.requires_grad_(name.startswith('cls_head.'))
 
     def train(self, mode: bool = True) -> 'STARK':
+        """In stage 2 the frozen backbone and box head keep their BN statistics (eval mode);
+        the transformer stays in train mode, so its dropout is active while the score head
+        learns, as in the official stage-2 trainer (the whole network in ``train()``, only the
+        parameters frozen; its backbone BNs are frozen ones)."""
         super().train(mode)
-        if self.stage == 2 and mode:  # frozen parts keep BN statistics and no dropout
-            for name, module in self.named_children():
-                if name not in ('cls_head', 'data_preprocessor'):
-                    module.eval()
+        if self.stage == 2 and mode:
+            for module in (self.backbone, self.bottleneck, self.box_head):
+                module.eval()
         return self
 
     def init_weights(self) -> None:

@@ -75,6 +75,7 @@ def test_stage2_trains_only_the_score_head():
     trainable = {n.split('.')[0] for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {'cls_head'}
     assert not model.backbone.training and model.cls_head.training
+    assert not model.box_head.training and model.encoder.training  # official: dropout active
     inputs, samples = square_batch(4, template=32, search=64, num_templates=2)
     for s in samples[2:]:  # negatives
         s.gt_instances.labels[-1] = 0
