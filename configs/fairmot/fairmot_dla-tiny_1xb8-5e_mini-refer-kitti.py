@@ -1,5 +1,6 @@
 # FairMOT, small CPU variant, trained from scratch on the generated mini Refer-KITTI (384x128
-# frames; cars and pedestrians as one class). Same model, losses and tracker as the MOT17 config;
+# frames; cars and pedestrians as one class). Same model, losses and tracker as the MOT17 config
+# (without its pedestrian output filter: area > 100, w / h <= 1.6 would drop the cars);
 # a smaller DLA (one block per level, 8..64 channels, 16 at stride 4), narrow head branches, and
 # plain 3x3 convs in the up-sampling path: mmcv's CPU deformable convolution works but makes a
 # training step about 5x slower (set model.backbone.conv_cfg=dict(type='DCNv2') to use it anyway).
@@ -16,6 +17,26 @@ model = dict(
                   conv_cfg=None),
     head=dict(in_channels=16, num_ids=num_ids, feat_channels=32, test_cfg=dict(topk=128)),
     tracker=dict(frame_rate=10))  # KITTI is 10 fps: the lost-track buffer is 10 frames
+
+img_scale = (384, 128)  # (w, h), the generated frame size
+# boxes stay unclipped as in FairMOT (its targets clip only the centre; see fairmot_targets.py)
+train_pipeline = [
+    dict(type='BaseFrameSample'),
+    dict(
+        type='TransformBroadcaster',
+        share_random_params=True,
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadTrackAnnotations'),
+            dict(type='RandomResize', scale=img_scale, ratio_range=(0.8, 1.2),
+                 keep_ratio=True, clip_object_border=False),
+            dict(type='RandomCrop', crop_size=(img_scale[1], img_scale[0]),
+                 bbox_clip_border=False, allow_negative_crop=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackTrackInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 max_epochs = 5
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs + 1)

@@ -3,7 +3,9 @@
 Four branches on the stride-4 map, each ``conv3x3(in, feat) -> ReLU -> conv1x1(feat, out)``:
 
 * ``heatmap`` (num_classes): object centres, Gaussian focal loss (CenterNet);
-* ``ltrb`` (4): distances from the centre to the box sides, L1 at the centres (weight 0.1);
+* ``ltrb`` (4): distances from the centre to the box sides, L1 at the centres (weight 0.1); the
+  output is used as is, without an activation, as in FairMOT (``opts.py``: ``ltrb=True``, head
+  ``wh`` of 4 channels; ``mot_decode`` reads it raw);
 * ``offset`` (2): sub-cell centre offset, L1 at the centres (weight 1);
 * ``embedding`` (128): re-ID features; at each object centre the L2-normalised embedding, scaled by
   ``sqrt(2) * log(num_ids - 1)``, is classified into the training identities (cross-entropy).
@@ -11,6 +13,9 @@ Four branches on the stride-4 map, each ``conv3x3(in, feat) -> ReLU -> conv1x1(f
 Detection and identity losses are combined with learned task uncertainties (Kendall et al.):
 ``loss = 0.5 * (exp(-s_det) * L_det + exp(-s_id) * L_id + s_det + s_id)`` with ``s_det``, ``s_id``
 initialised at FairMOT's -1.85 and -1.05.
+
+Initialisation as FairMOT's ``DLASeg``: the last heatmap bias is -2.19; every other branch keeps
+PyTorch's default conv weights with zero biases (``fill_fc_weights``).
 
 Only ``loss`` enters the optimiser (mmengine sums the keys that contain ``'loss'``); the parts are
 logged as ``heatmap_focal``, ``ltrb_l1``, ``offset_l1``, ``det_cost``, ``id_ce``, ``s_det`` and
@@ -58,6 +63,7 @@ class FairMOTHead(BaseModule):
         radius_formula: ``'centernet'`` (FairMOT's) or ``'corrected'`` (mmdet's).
         loss_heatmap, loss_ltrb, loss_offset: mmdet loss configs.
         s_det_init, s_id_init: initial task uncertainties.
+        max_objs: boxes per image that get targets (FairMOT's ``opt.K``: 500).
         test_cfg: ``topk`` (max detections per image, FairMOT: 500) and ``score_thr`` (detections
             below it are dropped before tracking; the tracker has its own thresholds).
     """
@@ -76,6 +82,7 @@ class FairMOTHead(BaseModule):
                  loss_offset: dict = dict(type='L1Loss', loss_weight=1.0),
                  s_det_init: float = -1.85,
                  s_id_init: float = -1.05,
+                 max_objs: int = 500,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -87,6 +94,7 @@ class FairMOTHead(BaseModule):
         self.stride = stride
         self.min_overlap = min_overlap
         self.radius_formula = radius_formula
+        self.max_objs = max_objs
         self.heatmap = _branch(in_channels, feat_channels, num_classes)
         self.ltrb = _branch(in_channels, feat_channels, 4)
         self.offset = _branch(in_channels, feat_channels, 2)
@@ -103,22 +111,23 @@ class FairMOTHead(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        # CenterNet's prior: sigmoid(-2.19) ~= 0.1 on every heatmap location at the start.
+        # FairMOT's DLASeg: CenterNet's prior sigmoid(-2.19) ~= 0.1 on every heatmap location;
+        # the other branches keep the default conv weights, with zero biases (fill_fc_weights).
         nn.init.constant_(self.heatmap[-1].bias, -2.19)
         for branch in (self.ltrb, self.offset, self.embedding):
             for m in branch.modules():
                 if isinstance(m, nn.Conv2d):
-                    nn.init.normal_(m.weight, std=0.001)
                     nn.init.zeros_(m.bias)
 
     def forward(self, feat: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """Args: feat, Tensor of shape (B, C, H, W).
 
         Returns:
-            tuple: heatmap logits (B, num_classes, H, W), ltrb (B, 4, H, W) (non-negative),
+            tuple: heatmap logits (B, num_classes, H, W), ltrb (B, 4, H, W) (raw, as FairMOT:
+            no activation, so it can be negative),
             offset (B, 2, H, W), embedding (B, embed_channels, H, W) (not normalised).
         """
-        return (self.heatmap(feat), F.relu(self.ltrb(feat)), self.offset(feat),
+        return (self.heatmap(feat), self.ltrb(feat), self.offset(feat),
                 self.embedding(feat))
 
     def loss(self, feat: Tensor, gt_instances: Sequence[InstanceData]) -> Dict[str, Tensor]:
@@ -133,7 +142,7 @@ class FairMOTHead(BaseModule):
         targets = [
             build_centre_targets(g.bboxes, g.labels, g.instances_ids, heatmap.shape[-2:],
                                  self.num_classes, self.stride, self.min_overlap,
-                                 self.radius_formula)
+                                 self.radius_formula, self.max_objs)
             for g in gt_instances
         ]
         hm_target = torch.stack([t.heatmap for t in targets]).to(heatmap)

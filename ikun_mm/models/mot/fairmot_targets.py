@@ -6,9 +6,9 @@ user of these functions.
 
 Conventions (as in FairMOT / CenterNet): the output map has stride ``s`` (4); an object with box
 ``(x1, y1, x2, y2)`` in input pixels has the float centre ``c = ((x1 + x2) / 2s, (y1 + y2) / 2s)``
-on the map, the integer centre ``ci = floor(c)`` is its one positive location, the offset target is
-``c - ci`` and the box target is the distances from ``c`` to the four sides (left, top, right,
-bottom), in map cells.
+on the map (clipped to the map), the integer centre ``ci = floor(c)`` is its one positive location,
+the offset target is ``c - ci`` and the box target is the distances from ``c`` to the four sides
+of the unclipped box (left, top, right, bottom), in map cells (FairMOT's ``ltrb=True``).
 
 The Gaussian radius follows the CenterNet code that FairMOT uses (``formula='centernet'``, see
 :func:`heatmap_radius`); ``formula='corrected'`` uses mmdet's
@@ -74,14 +74,29 @@ def build_centre_targets(bboxes: Tensor,
                          num_classes: int,
                          stride: int = 4,
                          min_overlap: float = 0.7,
-                         radius_formula: str = 'centernet') -> CentreTargets:
-    """CenterNet/FairMOT targets of one image.
+                         radius_formula: str = 'centernet',
+                         max_objs: int = 500) -> CentreTargets:
+    """CenterNet/FairMOT targets of one image, as FairMOT's ``JointDataset.__getitem__``.
 
-    Boxes are clipped to the map; boxes left with no area are dropped. When two objects share an
-    integer centre both are kept (their regression/identity terms both count), as in FairMOT.
+    Per box (map cells, ``b = box / stride``), as the official code computes it:
+
+    * only the float centre is clipped to the map, ``c = (clip((x1 + x2) / 2, 0, W - 1),
+      clip((y1 + y2) / 2, 0, H - 1))``; the box itself, its width and its height are not;
+    * boxes with ``w <= 0`` or ``h <= 0`` (unclipped) are skipped;
+    * the Gaussian radius is :func:`heatmap_radius` of ``(ceil(h), ceil(w))`` (unclipped);
+    * the positive cell is ``ci = int(c)`` (truncation, = floor since ``c >= 0``), the offset
+      target ``c - ci`` and the box target ``(c_x - x1, c_y - y1, x2 - c_x, y2 - c_y)`` (the
+      clipped centre to the unclipped sides, so a box cut by the border keeps its full extent);
+    * only the first ``max_objs`` boxes are considered (``opt.K`` = 500).
+
+    Boxes lying entirely outside the map (``x1 >= W``, ``x2 <= 0``, ``y1 >= H`` or ``y2 <= 0``) are
+    dropped, as FairMOT's ``random_affine`` drops them before the targets are built (in our
+    pipelines the crop / dataset filters already do it; here it keeps an invisible object from
+    getting a border peak). When two objects share an integer centre both are kept (their
+    regression/identity terms both count), as in FairMOT.
 
     Args:
-        bboxes: Tensor of shape (N, 4), ``x1, y1, x2, y2`` in input pixels.
+        bboxes: Tensor of shape (N, 4), ``x1, y1, x2, y2`` in input pixels, not clipped.
         labels: Tensor of shape (N, ), class indices in ``[0, num_classes)``.
         ids: Tensor of shape (N, ), identities (``-1`` for none).
         feat_shape: ``(H, W)`` of the output map.
@@ -89,6 +104,7 @@ def build_centre_targets(bboxes: Tensor,
         stride: input pixels per map cell.
         min_overlap: IoU the Gaussian radius guarantees (see :func:`heatmap_radius`).
         radius_formula: ``'centernet'`` or ``'corrected'`` (see :func:`heatmap_radius`).
+        max_objs: boxes beyond the first ``max_objs`` are ignored.
 
     Returns:
         :class:`CentreTargets` on the device of ``bboxes``.
@@ -96,18 +112,20 @@ def build_centre_targets(bboxes: Tensor,
     height, width = feat_shape
     device = bboxes.device
     heatmap = bboxes.new_zeros((num_classes, height, width), dtype=torch.float32)
-    boxes = bboxes.float().reshape(-1, 4) / stride
-    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width - 1)
-    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height - 1)
+    boxes = bboxes.float().reshape(-1, 4)[:max_objs] / stride
+    labels = labels.reshape(-1)[:max_objs]
+    ids = ids.reshape(-1)[:max_objs]
     box_w = boxes[:, 2] - boxes[:, 0]
     box_h = boxes[:, 3] - boxes[:, 1]
-    keep = (box_w > 0) & (box_h > 0)
+    keep = ((box_w > 0) & (box_h > 0) & (boxes[:, 0] < width) & (boxes[:, 2] > 0) &
+            (boxes[:, 1] < height) & (boxes[:, 3] > 0))
     boxes, box_w, box_h = boxes[keep], box_w[keep], box_h[keep]
-    labels = labels.reshape(-1)[keep].long()
-    ids = ids.reshape(-1)[keep].long()
+    labels = labels[keep].long()
+    ids = ids[keep].long()
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f'box labels must be in [0, {num_classes}), got {labels.tolist()}')
-    centres_f = torch.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+    centres_f = torch.stack([((boxes[:, 0] + boxes[:, 2]) / 2).clamp(0, width - 1),
+                             ((boxes[:, 1] + boxes[:, 3]) / 2).clamp(0, height - 1)], 1)
     centres = centres_f.floor().long()
     for k in range(len(boxes)):
         radius = heatmap_radius(float(box_h[k]), float(box_w[k]), min_overlap,

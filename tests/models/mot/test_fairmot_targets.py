@@ -87,3 +87,36 @@ def test_decoding_inverts_the_targets():
     flat = sorted((t.centres[:, 1] * 20 + t.centres[:, 0]).tolist())
     assert sorted(inds[0].tolist()) == flat
     assert math.isclose(float(labels.max()), 0.0)
+
+
+def test_box_cut_by_the_border_keeps_its_full_extent():
+    # FairMOT's JointDataset (src/lib/datasets/dataset/jde.py): only the centre is clipped to
+    # [0, W - 1] x [0, H - 1]; w, h (radius) and the ltrb sides come from the unclipped box.
+    # Box (-40, 8, 8, 48) px at stride 4 -> cells (-10, 2, 2, 12): w = 12, h = 10,
+    # centre (-4, 7) -> clipped (0, 7); ltrb = (0 + 10, 7 - 2, 2 - 0, 12 - 7).
+    t = build_centre_targets(torch.tensor([[-40.0, 8.0, 8.0, 48.0]]), torch.tensor([0]),
+                             torch.tensor([2]), (16, 20), 1, stride=4)
+    assert t.centres.tolist() == [[0, 7]]
+    torch.testing.assert_close(t.offsets, torch.zeros(1, 2))
+    torch.testing.assert_close(t.ltrb, torch.tensor([[10.0, 5.0, 2.0, 5.0]]))
+    # CenterNet radius of (ceil(h), ceil(w)) = (10, 12): r3 = (-30.8 + sqrt(1351.84)) / 2 = 2.98
+    radius = 2
+    sigma = (2 * radius + 1) / 6
+    ys, xs = torch.meshgrid(torch.arange(16.0), torch.arange(20.0), indexing='ij')
+    expected = torch.exp(-(xs**2 + (ys - 7)**2) / (2 * sigma**2))
+    expected[(xs > radius) | ((ys - 7).abs() > radius)] = 0
+    torch.testing.assert_close(t.heatmap[0], expected, atol=1e-6, rtol=0)
+
+
+def test_centre_clipped_on_the_far_border_and_max_objs():
+    # box (70, -20, 90, 20) px -> cells (17.5, -5, 22.5, 5) on a 16 x 20 map: centre (20, 0) ->
+    # clipped (19, 0); ltrb = (19 - 17.5, 0 + 5, 22.5 - 19, 5 - 0), offset 0.
+    boxes = torch.tensor([[70.0, -20.0, 90.0, 20.0], [0.0, 0.0, 16.0, 16.0]])
+    t = build_centre_targets(boxes, torch.tensor([0, 0]), torch.tensor([1, 2]), (16, 20), 1)
+    assert t.centres.tolist() == [[19, 0], [2, 2]]
+    torch.testing.assert_close(t.ltrb[0], torch.tensor([1.5, 5.0, 3.5, 5.0]))
+    torch.testing.assert_close(t.offsets[0], torch.zeros(2))
+    # only the first max_objs boxes count (FairMOT's opt.K)
+    t1 = build_centre_targets(boxes, torch.tensor([0, 0]), torch.tensor([1, 2]), (16, 20), 1,
+                              max_objs=1)
+    assert t1.ids.tolist() == [1]
