@@ -2,7 +2,8 @@
 
     python benchmarks/fairmot_init_checkpoint.py CONFIG OUT.pth [--seed 0]
 
-``tools/test.py CONFIG OUT.pth`` then measures what the untrained model gives.
+``tools/test.py CONFIG OUT.pth`` then measures what the untrained model gives. A pre-trained
+init of the config (``model.init_from``) is left out unless ``--with-init-from`` is given.
 """
 import argparse
 
@@ -19,10 +20,15 @@ def main():
     parser.add_argument('config')
     parser.add_argument('out')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--with-init-from', action='store_true',
+                        help='also load the official checkpoint of model.init_from')
     args = parser.parse_args()
     register_all_modules()
     set_random_seed(args.seed)
-    model = MODELS.build(Config.fromfile(args.config).model)
+    cfg = Config.fromfile(args.config)
+    if not args.with_init_from:
+        cfg.model.pop('init_from', None)
+    model = MODELS.build(cfg.model)
     model.init_weights()
     torch.save(dict(state_dict=model.state_dict(), meta=dict(seed=args.seed)), args.out)
     print(f'saved the initial weights of {args.config} to {args.out}')

@@ -13,10 +13,13 @@ modulated deformable convolutions (DCNv2), here mmcv's ``ModulatedDeformConv2dPa
 512)``) and returns one 64-channel map at stride 4. Other ``levels``/``channels`` give smaller
 variants for CPU tests (``DLASeg(levels=(1, 1, 1, 1, 1, 1), channels=(8, 16, 32, 32, 64, 64))``).
 
-Deliberate differences from the original code: the module layout is ours (official DLA/FairMOT
-checkpoints do not load by name), and ImageNet pre-training is not available offline (``init_cfg``
-may point to a local checkpoint).
+The deformable convolutions keep a bias before their BN, as DCNv2's ``DCN`` in the official
+``DeformConv`` (mmcv's ``ConvModule`` would drop it next to a norm layer), so official checkpoints
+map tensor for tensor. Deliberate difference from the original code: the module names are ours;
+official DLA / CenterNet / FairMOT checkpoints convert on load
+(:mod:`ikun_mm.models.mot.fairmot_pretrained`, ``FairMOT(init_from=...)``).
 """
+import warnings
 from typing import List, Optional, Sequence
 
 import torch
@@ -133,11 +136,14 @@ class _IDAUp(nn.Module):
         self.up = nn.ModuleList()
         self.node = nn.ModuleList()
         for channels, factor in zip(in_channels[1:], up_factors[1:]):
-            self.proj.append(ConvModule(channels, out_channels, 3, padding=1, conv_cfg=conv_cfg,
-                                        norm_cfg=norm_cfg))
-            self.up.append(_bilinear_upsample_conv(out_channels, int(factor)))
-            self.node.append(ConvModule(out_channels, out_channels, 3, padding=1,
-                                        conv_cfg=conv_cfg, norm_cfg=norm_cfg))
+            with warnings.catch_warnings():  # the bias before BN is deliberate (see above)
+                warnings.filterwarnings('ignore', message='Unnecessary conv bias')
+                # bias=True: the official DeformConv's DCN has a bias ahead of its BN
+                self.proj.append(ConvModule(channels, out_channels, 3, padding=1, bias=True,
+                                            conv_cfg=conv_cfg, norm_cfg=norm_cfg))
+                self.up.append(_bilinear_upsample_conv(out_channels, int(factor)))
+                self.node.append(ConvModule(out_channels, out_channels, 3, padding=1, bias=True,
+                                            conv_cfg=conv_cfg, norm_cfg=norm_cfg))
 
     def forward(self, feats: List[Tensor], start: int, end: int) -> None:
         for k, i in enumerate(range(start + 1, end)):

@@ -9,6 +9,10 @@ embedding) -> top-k centres with their embeddings -> ``tracker``
 Training uses single frames (``TrackDataSample`` with one frame each, as produced by mmdet's
 ``MOTChallengeDataset`` + ``TrackImgSampler`` + ``BaseFrameSample``); every frame of a sample is
 treated as one training image.
+
+Pre-trained weights (``init_from``) are official files converted on load by
+:mod:`~ikun_mm.models.mot.fairmot_pretrained`: the ImageNet DLA-34, CenterNet's COCO DLA-34 (the
+official FairMOT recipe starts from it) or a released FairMOT model.
 """
 from typing import Dict, Optional
 
@@ -18,6 +22,7 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from ikun_mm.registry import MODELS
+from .fairmot_pretrained import SOURCES, load_official_fairmot
 
 
 @MODELS.register_module()
@@ -30,7 +35,11 @@ class FairMOT(BaseMOTModel):
         head: ``FairMOTHead`` config (``in_channels`` must match the backbone).
         tracker: ``JDETracker`` config (only needed for ``predict``).
         data_preprocessor: usually ``TrackDataPreprocessor`` with ``pad_size_divisor=32``.
-        init_cfg: initialisation (e.g. a local checkpoint).
+        init_from: ``dict(checkpoint=LOCAL_PATH, source=S)`` with ``S`` one of ``'imagenet'``
+            (DLA-34 ``dla34-ba72cf86.pth``, backbone base only), ``'centernet_coco'``
+            (``ctdet_coco_dla_2x.pth``, FairMOT's official start) or ``'fairmot'`` (a released
+            ``fairmot_dla34.pth``): loaded and converted at the end of ``init_weights``.
+        init_cfg: mmengine initialisation (e.g. a checkpoint already in our names).
     """
 
     def __init__(self,
@@ -38,11 +47,25 @@ class FairMOT(BaseMOTModel):
                  head: dict,
                  tracker: Optional[dict] = None,
                  data_preprocessor: OptConfigType = None,
+                 init_from: Optional[dict] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if init_from is not None:
+            if set(init_from) != {'checkpoint', 'source'} or init_from['source'] not in SOURCES:
+                raise ValueError(f'FairMOT: init_from must be dict(checkpoint=PATH, source=S) '
+                                 f'with S in {SOURCES}, got {init_from}')
+        self.init_from = init_from
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
         self.tracker = MODELS.build(tracker) if tracker is not None else None
+
+    def init_weights(self) -> None:
+        """mmengine initialisation, then the official checkpoint of ``init_from`` if set."""
+        super().init_weights()
+        if self.init_from is not None:
+            from mmengine.logging import MMLogger
+            load_official_fairmot(self, self.init_from['checkpoint'], self.init_from['source'],
+                                  logger=MMLogger.get_current_instance())
 
     @staticmethod
     def _frames(inputs: Tensor) -> Tensor:
