@@ -1,22 +1,41 @@
 # FairMOT, DLA-34 + deformable up-sampling, on MOT17 (half-train / half-val split of mmdet's
-# tools/dataset_converters/mot2coco.py --split-train). The original setting: 1088x608 inputs,
-# Adam lr 1e-4 for a total batch of 12 (here 2 GPUs x 6), 30 epochs, lr x0.1 at epoch 20.
+# tools/dataset_converters/mot2coco.py --split-train), as the official
+# experiments/mot17_half_dla34.sh: CenterNet COCO init (ctdet_coco_dla_2x.pth), 1088x608 inputs,
+# Adam lr 1e-4 for a total batch of 12 (here 2 GPUs x 6), 30 epochs, lr x0.1 at epoch 20, one
+# detector copy of each video (src/data/mot17.half lists the -SDP folders).
 # Published (MIX + CrowdHuman pre-training, MOT17 test): MOTA 73.7, IDF1 72.3.
 #
-# Differences from the original recipe: trains on MOT17 only, from scratch (no ImageNet/COCO
-# weights offline; set model.backbone.init_cfg to a local checkpoint), and on all three detector
-# copies of each MOT17 video (mot2coco keeps them apart, with distinct identities).
+# Init: put the official CenterNet file at checkpoints/ctdet_coco_dla_2x.pth (converted on load,
+# see ikun_mm/models/mot/fairmot_pretrained.py), or override model.init_from (source 'imagenet'
+# for dla34-ba72cf86.pth, 'fairmot' for a released fairmot_dla34.pth), or set
+# model.init_from=None to train from scratch.
+#
+# Differences from the official recipe: MOT17 only (no MIX / CrowdHuman); mmdet's half split
+# (train = frames 1 .. N // 2 + 1, official 1 .. N // 2); augmentation is mmdet's random resize
+# (0.5-1.2) + crop + YOLOX HSV + flip instead of FairMOT's letterbox + random affine (rotation
+# +-5 deg, translation 0.1, scale 0.5-1.2, shear +-2 deg) + S/V jitter (mmdet's RandomAffine
+# drops boxes without dropping their identities). Boxes are never clipped, as in FairMOT: its
+# targets clip only the box centre (see ikun_mm/models/mot/fairmot_targets.py).
 _base_ = [
     '../_base_/models/fairmot_dla34.py', '../_base_/default_runtime.py',
     'mmdet::_base_/datasets/mot_challenge.py'
 ]
+custom_imports = dict(imports=['ikun_mm.datasets.mot_challenge_one_copy'],
+                      allow_failed_imports=False)
 
 img_scale = (1088, 608)  # (w, h)
-# Identity classes: at least the "num_instances" printed by mot2coco for the training json.
-# 1638 bounds MOT17 train (546 identities x 3 detector copies); the head raises if too small.
-num_ids = 1638
+# Identity classes: MOT17 train has 546 pedestrian tracks per detector copy (motchallenge.net:
+# 62 + 83 + 133 + 26 + 57 + 75 + 110 over MOT17-02/04/05/09/10/11/13); the half-train split holds
+# at most those. MOTChallengeOneCopyDataset renumbers the kept identities 0 .. n-1, logs n and
+# raises if n > max_ids (= num_ids). FairMOT's own classifier for mot17.half has max id + 2.
+num_ids = 546
+detector_copy = 'SDP'
 
-model = dict(head=dict(num_ids=num_ids))
+model = dict(
+    head=dict(num_ids=num_ids),
+    # src/track.py eval_seq writes tracks with w * h > 100 (--min-box-area) and w / h <= 1.6
+    tracker=dict(min_box_area=100, max_aspect_ratio=1.6),
+    init_from=dict(checkpoint='checkpoints/ctdet_coco_dla_2x.pth', source='centernet_coco'))
 
 train_pipeline = [
     dict(type='BaseFrameSample'),  # one key frame per sample: FairMOT trains on images
@@ -26,9 +45,10 @@ train_pipeline = [
         transforms=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadTrackAnnotations'),
-            dict(type='RandomResize', scale=img_scale, ratio_range=(0.5, 1.2), keep_ratio=True),
+            dict(type='RandomResize', scale=img_scale, ratio_range=(0.5, 1.2), keep_ratio=True,
+                 clip_object_border=False),
             dict(type='RandomCrop', crop_size=(img_scale[1], img_scale[0]),
-                 bbox_clip_border=True, allow_negative_crop=True),
+                 bbox_clip_border=False, allow_negative_crop=True),
             dict(type='YOLOXHSVRandomAug'),
             dict(type='RandomFlip', prob=0.5),
         ]),
@@ -39,7 +59,7 @@ test_pipeline = [
         type='TransformBroadcaster',
         transforms=[
             dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=img_scale, keep_ratio=True),
+            dict(type='Resize', scale=img_scale, keep_ratio=True, clip_object_border=False),
             dict(type='LoadTrackAnnotations')
         ]),
     dict(type='PackTrackInputs')
@@ -49,8 +69,11 @@ train_dataloader = dict(
     batch_size=6,
     num_workers=4,
     sampler=dict(type='TrackImgSampler'),
-    dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+    # _scope_: the inherited mmdet dataset dict is scoped to mmdet; this type is ikun_mm's
+    dataset=dict(type='MOTChallengeOneCopyDataset', _scope_='ikun_mm',
+                 video_name_contains=detector_copy, max_ids=num_ids, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type='MOTChallengeOneCopyDataset', _scope_='ikun_mm',
+                                   video_name_contains=detector_copy, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='MOTChallengeMetric', metric=['HOTA', 'CLEAR', 'Identity'])

@@ -26,7 +26,7 @@ Output boxes are the Kalman-updated states of the tracked, confirmed tracks, as 
 Deliberate differences: ids start at 0 per video (mmdet convention); association is
 class-agnostic as in FairMOT (labels are carried along).
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import lap
 import numpy as np
@@ -106,6 +106,12 @@ class JDETracker(BaseTracker):
         track_buffer: frames a lost track is kept at 30 fps (30).
         frame_rate: frame rate of the video; the buffer scales with it.
         duplicate_iou_dist: tracked/lost pairs closer than this ``1 - IoU`` are duplicates (0.15).
+        min_box_area: output only tracks whose box area (pixels) exceeds this; FairMOT's
+            evaluation (``src/track.py`` ``eval_seq``, ``--min-box-area`` 100) filters its output
+            this way. 0 (default) keeps all: the filter is for pedestrians (MOT configs set it).
+        max_aspect_ratio: output only tracks with ``w / h <= max_aspect_ratio``; ``eval_seq``
+            drops "vertical" boxes with ``w / h > 1.6``. ``None`` (default) keeps all (wide
+            objects such as cars would be dropped).
     """
 
     def __init__(self,
@@ -120,6 +126,8 @@ class JDETracker(BaseTracker):
                  track_buffer: int = 30,
                  frame_rate: float = 30.0,
                  duplicate_iou_dist: float = 0.15,
+                 min_box_area: float = 0.0,
+                 max_aspect_ratio: Optional[float] = None,
                  **kwargs) -> None:
         self.max_time_lost = int(frame_rate / 30.0 * track_buffer)
         kwargs.setdefault('num_frames_retain', self.max_time_lost)
@@ -134,6 +142,8 @@ class JDETracker(BaseTracker):
         self.embed_momentum = embed_momentum
         self.motion_lambda = motion_lambda
         self.duplicate_iou_dist = duplicate_iou_dist
+        self.min_box_area = min_box_area
+        self.max_aspect_ratio = max_aspect_ratio
 
     # -- per-track state ---------------------------------------------------------------------
     def _new_track(self, box: np.ndarray, embed: np.ndarray, score: float, label: int,
@@ -241,8 +251,14 @@ class JDETracker(BaseTracker):
 
         out_ids = [i for i, t in self.tracks.items()
                    if t['state'] == TRACKED and t['confirmed'] and t['frame_id'] == frame_id]
+        out_boxes = self._boxes(out_ids).reshape(-1, 4)
+        w, h = out_boxes[:, 2] - out_boxes[:, 0], out_boxes[:, 3] - out_boxes[:, 1]
+        shown = w * h > self.min_box_area if self.min_box_area > 0 else np.ones(len(w), bool)
+        if self.max_aspect_ratio is not None:
+            shown &= ~(w / np.maximum(h, 1e-12) > self.max_aspect_ratio)
+        out_ids = [i for i, k in zip(out_ids, shown) if k]
         result = InstanceData()
-        result.bboxes = torch.as_tensor(self._boxes(out_ids), dtype=torch.float32,
+        result.bboxes = torch.as_tensor(out_boxes[shown], dtype=torch.float32,
                                         device=device).reshape(-1, 4)
         result.scores = torch.tensor([self.tracks[i]['score'] for i in out_ids],
                                      dtype=torch.float32, device=device)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
 
 from ikun_mm.datasets.refer_kitti_cocovid import convert_refer_kitti_to_mot
 from ikun_mm.registry import DATASETS, MODELS
@@ -146,3 +147,80 @@ def test_head_rejects_identities_beyond_num_ids():
                       instances_ids=torch.tensor([5]))
     with pytest.raises(ValueError, match='num_ids=3'):
         head.loss(torch.randn(1, 4, 8, 8), [gt])
+
+
+def test_size_head_is_raw_and_init_is_fairmots():
+    # FairMOT (src/lib/models/networks/pose_dla_dcn.py DLASeg, src/lib/models/decode.py
+    # mot_decode): the 'wh' head (4 channels with ltrb=True) has no output activation; hm's last
+    # bias is -2.19, the other heads only get zero biases (fill_fc_weights).
+    head = MODELS.build(dict(type='FairMOTHead', in_channels=4, num_ids=3, feat_channels=8,
+                             embed_channels=8))
+    head.init_weights()
+    assert float(head.heatmap[-1].bias.detach()[0]) == pytest.approx(-2.19)
+    for branch in (head.ltrb, head.offset, head.embedding):
+        assert all(float(m.bias.detach().abs().max()) == 0 for m in branch
+                   if isinstance(m, torch.nn.Conv2d))
+    # PyTorch's default conv init (kaiming_uniform, a=sqrt(5)): bound 1 / sqrt(fan_in) = 1 / 6
+    w = head.ltrb[0].weight.detach()
+    assert float(w.abs().max()) <= 1 / 6 and float(w.std()) > 0.05
+    with torch.no_grad():
+        head.ltrb[-1].weight.zero_()
+        head.ltrb[-1].bias.fill_(-1.0)
+    _, ltrb, _, _ = head(torch.randn(1, 4, 8, 8))
+    torch.testing.assert_close(ltrb, torch.full((1, 4, 8, 8), -1.0))
+
+
+def _cocovid(path, videos):
+    """A tiny mot2coco-style json: ``videos`` maps a folder name to rows of
+    (frame, mot_id, instance_id, category_id, mot_conf)."""
+    out = dict(categories=[dict(id=1, name='pedestrian'), dict(id=7, name='static_person')],
+               videos=[], images=[], annotations=[])
+    img_id = ann_id = 1
+    for vid, (name, rows) in enumerate(videos.items(), 1):
+        out['videos'].append(dict(id=vid, name=name))
+        for frame in sorted({r[0] for r in rows}):
+            out['images'].append(dict(id=img_id, video_id=vid, frame_id=frame - 1,
+                                      mot_frame_id=frame, width=64, height=64,
+                                      file_name=f'{name}/img1/{frame:06d}.jpg'))
+            for f, mot_id, inst, cat, conf in rows:
+                if f == frame:
+                    out['annotations'].append(dict(
+                        id=ann_id, image_id=img_id, category_id=cat, bbox=[4, 4, 10, 20],
+                        area=200, iscrowd=False, visibility=1.0, instance_id=inst,
+                        mot_instance_id=mot_id, mot_conf=conf))
+                    ann_id += 1
+            img_id += 1
+    with open(path, 'w') as f:
+        json.dump(out, f)
+
+
+def test_mot17_config_trains_on_one_detector_copy(tmp_path):
+    # mot2coco numbers each copy's identities apart: FRCNN 0..2, SDP 3..5 (instance 5 has
+    # mot_conf 0, instance 4 is a static person), so one copy keeps 3 -> 0 and 4 (ped.) -> ...
+    rows = [(1, 1, 0, 1, 1.0), (1, 2, 1, 1, 1.0), (2, 2, 1, 1, 1.0), (2, 3, 2, 1, 1.0)]
+    sdp = [(1, 1, 10, 1, 1.0), (1, 2, 11, 7, 1.0), (2, 3, 12, 1, 0.0), (2, 4, 13, 1, 1.0)]
+    _cocovid(tmp_path / 'half-train.json', {'MOT17-02-FRCNN': rows, 'MOT17-02-SDP': sdp})
+    from ikun_mm.datasets.mot_challenge_one_copy import MOTChallengeOneCopyDataset  # noqa: F401
+    cfg = Config.fromfile(MOT17_CFG)
+    assert cfg.num_ids == 546 and cfg.model.head.num_ids == 546
+    assert cfg.train_dataloader.dataset.video_name_contains == 'SDP'
+    assert cfg.val_dataloader.dataset.video_name_contains == 'SDP'
+    assert cfg.train_dataloader.dataset.max_ids == cfg.num_ids
+    assert cfg.model.init_from == dict(checkpoint='checkpoints/ctdet_coco_dla_2x.pth',
+                                       source='centernet_coco')
+    crop = cfg.train_pipeline[1]['transforms'][3]
+    assert crop['type'] == 'RandomCrop' and crop['bbox_clip_border'] is False
+    train = dict(cfg.train_dataloader.dataset, data_root=str(tmp_path), ann_file='half-train.json',
+                 pipeline=[])
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        data = DATASETS.build(train)
+        with pytest.raises(ValueError, match='max_ids=1'):
+            DATASETS.build(dict(train, max_ids=1))
+        test = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=str(tmp_path),
+                                   ann_file='half-train.json', pipeline=[]))
+    assert len(data) == 1 and data.num_ids == 2 and data.metainfo['num_ids'] == 2
+    frames = data.get_data_info(0)['images']
+    assert [[i['instance_id'] for i in f['instances']] for f in frames] == [[0], [1]]
+    # evaluation keeps every class and the ignored boxes: TrackEval's MOT preprocessing uses them
+    frames = test.get_data_info(0)['images']
+    assert [[i['instance_id'] for i in f['instances']] for f in frames] == [[10, 11], [12, 13]]

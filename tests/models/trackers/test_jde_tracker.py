@@ -110,3 +110,18 @@ def test_defaults_match_fairmot(key):
     expected = dict(conf_thr=0.4, match_thr_embed=0.4, match_thr_iou=0.5,
                     match_thr_unconfirmed=0.7, embed_momentum=0.9, max_time_lost=30)
     assert getattr(tracker, key) == expected[key]
+
+
+def test_output_filter_of_fairmot_eval_seq():
+    # src/track.py eval_seq: a track is written when w * h > min_box_area (100) and not
+    # w / h > 1.6; the tracker keeps the filtered tracks all the same
+    tracker = MODELS.build(dict(type='JDETracker', min_box_area=100, max_aspect_ratio=1.6))
+    boxes = [[0, 0, 10, 20], [50, 0, 58, 12], [100, 0, 132, 20], [200, 0, 216, 10]]
+    embeds = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]
+    # areas 200, 96, 640, 160; w / h 0.5, 0.67, 1.6, 1.6 -> 0, 2, 3 written
+    out = tracker.track(_frame(0, boxes, embeds))
+    assert out.instances_id.tolist() == [0, 2, 3]
+    assert out.bboxes.shape == (3, 4) and len(tracker.tracks) == 4
+    wide = MODELS.build(dict(type='JDETracker', min_box_area=100, max_aspect_ratio=1.5))
+    assert wide.track(_frame(0, boxes, embeds)).instances_id.tolist() == [0]
+    assert len(MODELS.build(dict(type='JDETracker')).track(_frame(0, boxes, embeds))) == 4
