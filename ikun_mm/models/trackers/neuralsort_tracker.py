@@ -51,7 +51,7 @@ does) instead of updates only. Without pixels (e.g. tracking a detection file, `
 without a ReID module on the model, a tracker configured with ``reid`` logs one line and tracks
 by motion only.
 """
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -73,6 +73,25 @@ from .matching import (CHI2_95_4DOF, FORBIDDEN, box_iou, centers, direction,  # 
 #: Keys of the ``reid`` option and their defaults (DeepSORT's budget and cosine threshold are
 #: 100 and 0.2; mmdet's person ReID crops are 256 x 128).
 REID_DEFAULTS = dict(num_samples=100, img_scale=(128, 64), max_appearance_dist=0.2)
+
+
+class AssociationCosts(NamedTuple):
+    """One frame's costs between n tracks and m detections (step 3 of the module docstring).
+
+    Attributes:
+        iou: (n, m) IoU of each track's predicted box with each detection.
+        cascade: (n, m) the cascade's cost, gated (forbidden pairs hold ``FORBIDDEN``).
+        cascade_max: the largest accepted cascade cost.
+        class_forbid: (n, m) bool, pairs of different classes (``per_class``).
+        appearance: (n, m) nearest-neighbour cosine distances, or None (motion only).
+        max_appearance: the largest accepted appearance distance, or None.
+    """
+    iou: np.ndarray
+    cascade: np.ndarray
+    cascade_max: float
+    class_forbid: np.ndarray
+    appearance: Optional[np.ndarray] = None
+    max_appearance: Optional[float] = None
 
 
 @MODELS.register_module()
@@ -377,9 +396,30 @@ class NeuralSORTTracker(BaseTracker):
                    meta: dict, ids: np.ndarray) -> np.ndarray:
         """Steps 2-7 of the module docstring; fills ``ids`` (M,) with matched track ids."""
         tracks = [self.tracks[i] for i in track_ids]
-        n, m = len(tracks), len(det_np)
-        use_app = feats is not None
-        # 2. predict all tracks at once
+        means, covs, pred_boxes = self._predict_tracks(tracks)
+        age = np.array([frame_id - int(t.frame_ids[-1]) for t in tracks])
+        tentative = np.array([bool(t.tentative) for t in tracks])
+        costs = self._association_costs(tracks, frame_id, means, covs, pred_boxes, det_np,
+                                        score_np, label_np, feats)
+        last_boxes = (np.stack([self._last_observation(t) for t in tracks])
+                      if self.ocr_iou_thr is not None else None)
+        matches = self._match(costs, age, tentative, last_boxes, det_np)
+        for r, c in matches:
+            ids[c] = track_ids[r]
+        self._update_matched(tracks, matches, age, means, covs, frame_id, det_np, score_np)
+        matched = np.zeros(len(tracks), bool)
+        matched[matches[:, 0]] = True
+        self._terminate_exited(track_ids, matched, pred_boxes, meta)
+        return ids
+
+    def _predict_tracks(self, tracks: List[AttrDict]
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Step 2: predict every track at once (a shrinking box keeps a zero height velocity).
+
+        Returns:
+            means (n, 8), covariances (n, 8, 8) and predicted boxes (n, 4) xyxy; the tracks'
+            ``mean``/``covariance`` are set to the prediction.
+        """
         means = np.stack([t.mean for t in tracks])
         covs = np.stack([t.covariance for t in tracks])
         shrink = means[:, 3] + means[:, 7] <= 0
@@ -388,11 +428,14 @@ class NeuralSORTTracker(BaseTracker):
         for t, mean, cov in zip(tracks, means, covs):
             t.mean, t.covariance = mean, cov
         pred_boxes = bbox_cxcyah_to_xyxy(torch.as_tensor(means[:, :4])).numpy()
-        age = np.array([frame_id - int(t.frame_ids[-1]) for t in tracks])
-        tentative = np.array([bool(t.tentative) for t in tracks])
-        track_labels = np.array([int(t.labels[-1]) for t in tracks])
+        return means, covs, pred_boxes
 
-        # 3. matching cascade over confirmed tracks
+    def _association_costs(self, tracks: List[AttrDict], frame_id: int, means: np.ndarray,
+                           covs: np.ndarray, pred_boxes: np.ndarray, det_np: np.ndarray,
+                           score_np: np.ndarray, label_np: np.ndarray,
+                           feats: Optional[np.ndarray]) -> AssociationCosts:
+        """Step 3's costs between the n predicted tracks and the m detections."""
+        n, m = len(tracks), len(det_np)
         ious = box_iou(pred_boxes, det_np)
         direction_cost = np.zeros((n, m))
         if self.vel_consist_weight and m:
@@ -404,71 +447,92 @@ class NeuralSORTTracker(BaseTracker):
                 dirs, anchors, det_np, valid)
         class_forbid = np.zeros((n, m), bool)
         if self.per_class:
+            track_labels = np.array([int(t.labels[-1]) for t in tracks])
             class_forbid = track_labels[:, None] != label_np[None]
         maha = None
         if self.gate_with_motion and m:
             z = bbox_xyxy_to_cxcyah(torch.as_tensor(det_np)).numpy()
             maha = self._gating(means, covs, z, score_np)
         gate_thr = getattr(self.motion, 'gating_threshold', CHI2_95_4DOF)
-        app, max_app = None, None
-        if use_app:
+        if feats is not None:
             app = nearest_neighbor_cosine_distance(
                 [np.asarray(t.get('gallery', [])) for t in tracks], feats)
             max_app = self.reid['max_appearance_dist']
-            cascade_cost = gate_cost(app + direction_cost, maha, gate_thr, app, max_app,
-                                     class_forbid)
-            cascade_max = FORBIDDEN / 2
-        else:
-            cascade_cost = gate_cost(1 - ious + direction_cost, maha, gate_thr,
-                                     forbidden=class_forbid)
-            cascade_max = 1 - self.match_iou_thr
-        matched_tracks = np.zeros(n, bool)
+            cascade = gate_cost(app + direction_cost, maha, gate_thr, app, max_app, class_forbid)
+            return AssociationCosts(ious, cascade, FORBIDDEN / 2, class_forbid, app, max_app)
+        cascade = gate_cost(1 - ious + direction_cost, maha, gate_thr, forbidden=class_forbid)
+        return AssociationCosts(ious, cascade, 1 - self.match_iou_thr, class_forbid)
+
+    def _match(self, costs: AssociationCosts, age: np.ndarray, tentative: np.ndarray,
+               last_boxes: Optional[np.ndarray], det_np: np.ndarray) -> np.ndarray:
+        """Steps 3-5: the matching cascade, the IoU stage and observation-centric recovery.
+
+        Args:
+            costs: the frame's costs (n tracks x m detections).
+            age: (n,) frames since each track's last match (1 = matched in the previous frame).
+            tentative: (n,) whether each track is tentative.
+            last_boxes: (n, 4) xyxy last observation of each track (``None``: recovery off).
+            det_np: (m, 4) xyxy detections.
+
+        Returns:
+            int array (K, 2) of (track index, detection index) pairs, in the order matched.
+        """
+        n, m = costs.iou.shape
+        use_app = costs.appearance is not None
+        matched = np.zeros(n, bool)
+        pairs = [np.zeros((0, 2), np.int64)]
 
         def record(matches: np.ndarray) -> None:
-            for r, c in matches:
-                ids[c] = track_ids[r]
-                matched_tracks[r] = True
+            matches = np.asarray(matches, np.int64).reshape(-1, 2)
+            matched[matches[:, 0]] = True
+            pairs.append(matches)
 
-        matches, _, free = matching_cascade(cascade_cost, age, np.flatnonzero(~tentative),
-                                            np.arange(m), self.cascade_depth, cascade_max)
+        # 3. cascade over confirmed tracks, most recently seen first
+        matches, _, free = matching_cascade(costs.cascade, age, np.flatnonzero(~tentative),
+                                            np.arange(m), self.cascade_depth, costs.cascade_max)
         record(matches)
         # 4. IoU stage: tentative tracks and some unmatched confirmed ones
         iou_age = 1 if use_app else 2
-        rows = np.flatnonzero(~matched_tracks & (tentative | (age == iou_age)))
+        rows = np.flatnonzero(~matched & (tentative | (age == iou_age)))
         if len(rows) and len(free):
-            matches, _, free = min_cost_matching(gate_cost(1 - ious, forbidden=class_forbid),
-                                                 rows, free, 1 - self.match_iou_thr)
+            matches, _, free = min_cost_matching(
+                gate_cost(1 - costs.iou, forbidden=costs.class_forbid), rows, free,
+                1 - self.match_iou_thr)
             record(matches)
         # 5. observation-centric recovery with the last observation
-        rows = np.flatnonzero(~matched_tracks & ~tentative)
-        if self.ocr_iou_thr is not None and len(rows) and len(free):
-            last = np.stack([self._last_observation(t) for t in tracks])
-            ocr = gate_cost(1 - box_iou(last, det_np), appearance_distance=app,
-                            max_appearance_distance=max_app, forbidden=class_forbid)
+        rows = np.flatnonzero(~matched & ~tentative)
+        if last_boxes is not None and len(rows) and len(free):
+            ocr = gate_cost(1 - box_iou(last_boxes, det_np), appearance_distance=costs.appearance,
+                            max_appearance_distance=costs.max_appearance,
+                            forbidden=costs.class_forbid)
             matches, _, free = min_cost_matching(ocr, rows, free, 1 - self.ocr_iou_thr)
             record(matches)
+        return np.concatenate(pairs)
 
-        # 6. update matched tracks: re-update after gaps, batched update otherwise
-        det_of = {int(i): k for k, i in enumerate(ids) if i >= 0}
-        reupdate = [k for k in range(n)
-                    if matched_tracks[k] and age[k] > 1 and self.observation_centric_reupdate]
-        direct = [k for k in range(n) if matched_tracks[k] and k not in reupdate]
+    def _update_matched(self, tracks: List[AttrDict], matches: np.ndarray, age: np.ndarray,
+                        means: np.ndarray, covs: np.ndarray, frame_id: int, det_np: np.ndarray,
+                        score_np: np.ndarray) -> None:
+        """Step 6: re-update tracks re-found after a gap, update the others in one batch."""
+        det_of = {int(r): int(c) for r, c in matches}
+        reupdate = [k for k in sorted(det_of) if age[k] > 1 and self.observation_centric_reupdate]
+        direct = [k for k in sorted(det_of) if k not in reupdate]
         for k in reupdate:
-            d = det_of[track_ids[k]]
-            self._reupdate(tracks[k], frame_id, det_np[d], score_np[d])
+            self._reupdate(tracks[k], frame_id, det_np[det_of[k]], score_np[det_of[k]])
         if direct:
-            dets = [det_of[track_ids[k]] for k in direct]
+            dets = [det_of[k] for k in direct]
             z = bbox_xyxy_to_cxcyah(torch.as_tensor(det_np[dets])).numpy()
             new_means, new_covs = self._update(means[direct], covs[direct], z, score_np[dets])
             for k, mean, cov in zip(direct, new_means, new_covs):
                 tracks[k].mean, tracks[k].covariance = mean, cov
                 tracks[k].saved = (mean, cov)
 
-        # 7. terminate unmatched tracks that left the image
+    def _terminate_exited(self, track_ids: List[int], matched: np.ndarray,
+                          pred_boxes: np.ndarray, meta: dict) -> None:
+        """Step 7: end the unmatched tracks whose predicted box has left the image."""
         shape = meta.get('ori_shape', meta.get('img_shape'))
-        if self.exit_visible_ratio > 0 and shape is not None:
-            vis = visible_fraction(pred_boxes, shape[1], shape[0])
-            for k, tid in enumerate(track_ids):
-                if not matched_tracks[k] and vis[k] < self.exit_visible_ratio:
-                    self.tracks.pop(tid)
-        return ids
+        if self.exit_visible_ratio <= 0 or shape is None:
+            return
+        vis = visible_fraction(pred_boxes, shape[1], shape[0])
+        for k, tid in enumerate(track_ids):
+            if not matched[k] and vis[k] < self.exit_visible_ratio:
+                self.tracks.pop(tid)

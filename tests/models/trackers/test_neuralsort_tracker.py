@@ -143,3 +143,48 @@ def test_visible_fraction_and_interpolation():
 
 
 # Appearance (DeepSORT matching with a ReID): tests/models/trackers/test_neuralsort_appearance.py
+
+
+def _stage_tracker(**kwargs):
+    cfg = dict(type='NeuralSORTTracker', motion=dict(type='KalmanFilter'), match_iou_thr=0.5,
+               ocr_iou_thr=0.3, cascade_depth=30)
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def test_match_stages_in_order():
+    """The three association stages on hand-made costs (2 confirmed tracks, 1 tentative):
+    the cascade takes the confirmed track with a good IoU; the tentative track is matched in
+    the IoU stage only; a confirmed track whose prediction missed (IoU 0) but whose last
+    observation overlaps a detection is recovered by observation-centric recovery."""
+    from ikun_mm.models.trackers.neuralsort_tracker import AssociationCosts
+    tracker = _stage_tracker()
+    dets = np.array([[0., 0, 10, 10], [50, 0, 60, 10], [100, 0, 110, 10]])
+    iou = np.array([[0.9, 0, 0],     # confirmed, matched in the previous frame
+                    [0, 0.8, 0],     # tentative
+                    [0, 0, 0]])      # confirmed, lost 3 frames ago, prediction drifted
+    costs = AssociationCosts(iou=iou, cascade=1 - iou, cascade_max=0.5,
+                             class_forbid=np.zeros((3, 3), bool))
+    last = np.array([[0., 0, 10, 10], [50, 0, 60, 10], [102, 0, 112, 10]])  # IoU 8/12 with det 2
+    matches = tracker._match(costs, age=np.array([1, 1, 3]),
+                             tentative=np.array([False, True, False]), last_boxes=last,
+                             det_np=dets)
+    np.testing.assert_array_equal(matches, [[0, 0], [1, 1], [2, 2]])
+    # without recovery the lost track stays unmatched
+    matches = tracker._match(costs, np.array([1, 1, 3]), np.array([False, True, False]),
+                             None, dets)
+    np.testing.assert_array_equal(matches, [[0, 0], [1, 1]])
+
+
+def test_match_cascade_is_forbidden_across_classes_and_gates():
+    """A pair the cascade forbids (class or gate: cost FORBIDDEN) is never matched by a later
+    stage either when its class differs."""
+    from ikun_mm.models.trackers.matching import FORBIDDEN
+    from ikun_mm.models.trackers.neuralsort_tracker import AssociationCosts
+    tracker = _stage_tracker()
+    dets = np.array([[0., 0, 10, 10]])
+    iou = np.array([[1.0]])
+    costs = AssociationCosts(iou=iou, cascade=np.array([[FORBIDDEN]]), cascade_max=0.5,
+                             class_forbid=np.array([[True]]))
+    matches = tracker._match(costs, np.array([2]), np.array([False]), dets.copy(), dets)
+    assert len(matches) == 0
