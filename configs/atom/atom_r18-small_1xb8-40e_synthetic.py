@@ -23,12 +23,14 @@ model = dict(
     test_cfg=dict(search_size=search_size))
 
 # test crops jittered less than the paper's (4.5, 0.5): with few iterations the IoU predictor
-# learns faster where the tracker uses it, around a target near the crop centre
+# learns faster where the tracker uses it, around a target near the crop centre; sub-pixel
+# crops padded with the mean colour (crop_mode 'continuous') like this model's test-time crops
+# (pytracking's training crops replicate the border: crop_mode 'pytracking' in the full config)
 train_pipeline = [
     dict(type='LoadSOTImages'),
     dict(type='SOTTemplateSearchCrop', template_factor=5.0, template_size=search_size,
          search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
-         search_jitter=(2.0, 0.3)),
+         search_jitter=(2.0, 0.3), crop_mode='continuous'),
     dict(type='PackSOTInputs'),
 ]
 train_dataloader = dict(

@@ -31,7 +31,7 @@ train_pipeline = [
     dict(type='SOTGrayscale', prob=0.05),
     dict(type='SOTTemplateSearchCrop', template_factor=5.0, template_size=search_size,
          search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
-         search_jitter=(4.5, 0.5)),
+         search_jitter=(4.5, 0.5), crop_mode='pytracking'),
     dict(type='SOTBrightnessJitter', jitter=0.2),
     dict(type='PackSOTInputs'),
 ]

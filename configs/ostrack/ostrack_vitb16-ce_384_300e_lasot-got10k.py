@@ -18,7 +18,7 @@ model = dict(
 # ltr/data_specs/got10k_vot_train_split.txt, to be put in data/got10k/.
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=template_size,
              search_factor=search_factor, search_size=search_size, template_jitter=(0., 0.),
-             search_jitter=(4.5, 0.5))
+             search_jitter=(4.5, 0.5), crop_mode='ostrack')
 train_pipeline = [
     dict(type='LoadSOTImages'),
     dict(type='SOTGrayscale', prob=0.05),

@@ -61,7 +61,7 @@ frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_fr
                      num_search_frames=1, max_frame_gap=[200], pos_prob=1.0)
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=template_factor,
              template_size=template_size, search_factor=search_factor, search_size=search_size,
-             template_jitter=(0., 0.), search_jitter=(4.5, 0.5))
+             template_jitter=(0., 0.), search_jitter=(4.5, 0.5), crop_mode='ostrack')
 train_pipeline = [
     dict(type='LoadSOTImages'),
     dict(type='SOTGrayscale', prob=0.05),

@@ -1,6 +1,6 @@
 # STARK-ST50 stage 2: the stage-1 model frozen, the score head trained with binary
-# cross-entropy on positive and negative triplets (half the search regions come from other
-# sequences) for 50 epochs, lr x0.1 at epoch 40. Start from stage 1:
+# cross-entropy on positive and negative triplets (half the samples are negatives, see the data
+# section) for 50 epochs, lr x0.1 at epoch 40. Start from stage 1:
 #   python tools/train.py configs/stark/stark-st50_stage2_50e_lasot-got10k.py \
 #       --cfg-options load_from=work_dirs/stark-st50_stage1_500e_lasot-got10k/epoch_500.pth
 _base_ = ['./stark-st50_stage1_500e_lasot-got10k.py']
@@ -22,7 +22,7 @@ data_root_coco = 'data/coco'
 data_root_trackingnet = 'data/trackingnet'
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=128,
              search_factor=5.0, search_size=320, template_jitter=(0., 0.),
-             search_jitter=(4.5, 0.5))
+             search_jitter=(4.5, 0.5), crop_mode='ostrack')
 train_pipeline = [
     dict(type='LoadSOTImages'),
     dict(type='SOTGrayscale', prob=0.05),

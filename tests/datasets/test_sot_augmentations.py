@@ -129,3 +129,47 @@ def test_probabilities_are_config_fields(cfg):
     t = _build(cfg)
     key = 'jitter' if 'jitter' in cfg else 'prob'
     assert getattr(t, key) == cfg[key] and str(cfg[key]) in repr(t)
+
+
+def _crop_one(mode, img, box, factor=2.0, size=32, stride=16):
+    crop = _build(dict(type='SOTTemplateSearchCrop', template_factor=factor, template_size=size,
+                       search_factor=factor, search_size=size, search_jitter=(0., 0.),
+                       crop_mode=mode, mask_stride=stride))
+    return crop.transform(dict(imgs=[img], gt_bboxes=np.array([box], np.float32),
+                               num_templates=1))
+
+
+def test_official_crop_matches_the_tensor_sample_target():
+    """The training crop (numpy / OpenCV) against the test-time torch re-implementation of the
+    same official sample_target (black padding, bilinear resize, padding mask)."""
+    import torch
+
+    from ikun_mm.structures.sot_crop import sample_target_tensor
+    img = np.random.default_rng(3).integers(0, 255, (40, 50, 3)).astype(np.uint8)
+    for box in ([2., 3., 14., 11.], [40., 30., 49., 39.], [20., 15., 30., 22.]):
+        out = _crop_one('ostrack', img, box)
+        ref, mask, (cx, cy, side) = sample_target_tensor(
+            torch.from_numpy(img).permute(2, 0, 1).float(), box, 2.0, 32, 0.)
+        got = out['template_imgs'][0].astype(np.float32)
+        np.testing.assert_allclose(got, ref.permute(1, 2, 0).numpy(), atol=1.01)
+        np.testing.assert_array_equal(out['template_att'][0], mask.numpy())
+        # the box maps about the box centre with the integer side, as the tracker inverts it
+        np.testing.assert_allclose(out['gt_bboxes'][0],
+                                   (np.array(box) - [cx - side / 2, cy - side / 2] * 2) * 32 /
+                                   side, atol=1e-4)
+
+
+def test_official_crop_padding_and_rejection():
+    img = np.full((40, 50, 3), 100, np.uint8)
+    img[:, 0] = 200  # the first column, replicated by pytracking's padding
+    box = [0., 10., 8., 18.]  # region reaches left of the frame
+    black = _crop_one('ostrack', img, box)['template_imgs'][0]
+    replicate = _crop_one('pytracking', img, box)['template_imgs'][0]
+    assert (black[:, 0] == 0).all() and (replicate[:, 0] == 200).all()
+    # a region with no pixel of the frame: the official processing rejects the sample
+    assert _crop_one('ostrack', img, [-300., -300., -290., -290.]) is None
+    assert _crop_one('pytracking', img, [-300., -300., -290., -290.]) is None
+    # a region mostly outside: all-padding on the stride grid (official 'mask_down' check)
+    corner = [-18., -18., 1., 1.]
+    assert _crop_one('ostrack', img, corner, factor=4., stride=16) is None
+    assert _crop_one('pytracking', img, corner, factor=4.) is not None

@@ -9,7 +9,8 @@ The official OSTrack / STARK training pipeline (``lib/train/base_functions.py``,
 1. joint transform, one random roll for all frames of the sample (templates and search):
    ``ToGrayscale(0.05)`` then ``RandomHorizontalFlip(0.5)`` on the full frames
    (:class:`SOTGrayscale`, :class:`SOTJointFlip`; ATOM: grayscale only);
-2. jitter and crop (:class:`SOTTemplateSearchCrop`);
+2. jitter and crop (:class:`SOTTemplateSearchCrop`, ``sample_target``), rejecting samples whose
+   crops are all padding;
 3. per crop, each with its own roll: ``ToTensorAndJitter(0.2)`` (brightness),
    ``RandomHorizontalFlip_Norm(0.5)`` and ``Normalize`` (:class:`SOTBrightnessJitter`,
    :class:`SOTCropFlip`; ATOM: brightness only; normalisation is the data preprocessor's).
@@ -25,7 +26,8 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from ikun_mm.registry import TRANSFORMS
-from ikun_mm.structures.sot_crop import box_to_crop, crop_image, crop_region, jitter_box
+from ikun_mm.structures.sot_crop import (box_to_crop, crop_image, crop_region, jitter_box,
+                                         sample_target_region)
 
 #: ImageNet mean in BGR: the pad colour that becomes 0 after normalisation, which is what the
 #: models pad their test-time crops with.
@@ -183,8 +185,9 @@ class SOTCropFlip(BaseTransform):
     ``RandomHorizontalFlip_Norm(0.5)`` of the template / search transforms of OSTrack and STARK,
     which maps normalised box coordinates ``x -> 1 - x``: here ``x -> S - x`` in crop pixels).
 
-    Acts on ``template_imgs``, ``search_imgs`` and ``gt_bboxes`` (crop pixels; rows in the order
-    templates then search frames), after :class:`SOTTemplateSearchCrop`.
+    Acts on ``template_imgs``, ``search_imgs``, their padding masks ``template_att`` /
+    ``search_att`` when present, and ``gt_bboxes`` (crop pixels; rows in the order templates then
+    search frames), after :class:`SOTTemplateSearchCrop`.
 
     Args:
         prob: probability per crop (official 0.5).
@@ -198,15 +201,20 @@ class SOTCropFlip(BaseTransform):
             return results
         boxes = np.array(results['gt_bboxes'], np.float32)
         row = 0
-        for key in ('template_imgs', 'search_imgs'):
+        for key, att_key in (('template_imgs', 'template_att'), ('search_imgs', 'search_att')):
             crops = list(results[key])
+            atts = list(results[att_key]) if att_key in results else None
             for k, crop in enumerate(crops):
                 if np.random.random() < self.prob:
                     size = crop.shape[1]
                     boxes[row, [0, 2]] = size - boxes[row, [2, 0]]
                     crops[k] = np.ascontiguousarray(crop[:, ::-1])
+                    if atts is not None and atts[k] is not None:
+                        atts[k] = np.ascontiguousarray(atts[k][:, ::-1])
                 row += 1
             results[key] = crops
+            if atts is not None:
+                results[att_key] = atts
         results['gt_bboxes'] = boxes
         return results
 
@@ -218,12 +226,32 @@ class SOTCropFlip(BaseTransform):
 class SOTTemplateSearchCrop(BaseTransform):
     """Crop the template and search regions of a training sample, with jitter.
 
-    Every frame is cropped to a square of side ``sqrt(w h) * factor`` around its (jittered) box
-    and resized: template frames with ``template_factor`` / ``template_size``, search frames with
-    ``search_factor`` / ``search_size``. Jitter (see
-    :func:`~ikun_mm.structures.jitter_box`) is applied to the crop region, not to the box, so the
-    target is off-centre and rescaled in the crop the way it is after a tracker's drift; a
-    jittered crop is redrawn (up to ``max_tries``) when the target's centre falls outside it.
+    Every frame is cropped around its box jittered by ``(centre, scale)`` jitter factors (see
+    :func:`~ikun_mm.structures.jitter_box`, the official ``_get_jittered_box``) to a square of
+    side ``sqrt(w h) * factor`` and resized: template frames with ``template_factor`` /
+    ``template_size``, search frames with ``search_factor`` / ``search_size``. The target is
+    thus off-centre and rescaled in the crop the way it is after a tracker's drift.
+
+    ``crop_mode`` chooses how the region is cut (``crop_sz = ceil(sqrt(w h) * factor)`` and
+    ``x1 = round(cx - crop_sz / 2)`` in the official modes,
+    :func:`~ikun_mm.structures.sot_crop.sample_target_region`):
+
+    * ``'ostrack'`` (default): OSTrack's / STARK's ``sample_target`` of
+      ``lib/train/data/processing_utils.py``: the integer region, black padding (0) outside the
+      frame (the right / bottom pads one pixel wider than the overhang, as officially), OpenCV
+      bilinear resize, and the padding mask (``template_att`` / ``search_att``, bool (S, S)). As in
+      ``STARKProcessing``, a sample is rejected (the transform returns None and the dataset draws
+      another) when a crop is smaller than one pixel, lies outside the frame, or its padding
+      mask is all True at full size or on the ``mask_stride`` grid (nearest sampling);
+    * ``'pytracking'``: pytracking's ``sample_target`` (ATOM): the same region, border pixels
+      replicated, no mask checks;
+    * ``'continuous'``: our sub-pixel region, ``pad_value`` outside the frame, jitter redrawn (up
+      to ``max_tries``) while the target's centre falls outside the crop.
+
+    Boxes map into the crop relative to the jittered box's centre and the region's side, in
+    continuous pixel coordinates (``S / 2 + (x - cx) * S / crop_sz``; the official training code
+    writes ``(S - 1) / 2``, its test-time mapping ``S / 2``: the mapping here is the one the
+    trackers invert at test time).
 
     Added keys: ``template_imgs`` (list of (h, h, 3)), ``search_imgs`` (list of (H, H, 3));
     ``gt_bboxes`` becomes crop pixels (array (N, 4)). Defaults: OSTrack-256 (template 128 at
@@ -234,9 +262,14 @@ class SOTTemplateSearchCrop(BaseTransform):
         search_factor, search_size: search crop.
         template_jitter: (centre, scale) jitter factors of templates.
         search_jitter: (centre, scale) jitter factors of search frames.
-        pad_value: colour outside the image (per channel, in the loaded channel order).
-        max_tries: redraws of a jitter that loses the target.
+        crop_mode: ``'ostrack'``, ``'pytracking'`` or ``'continuous'``.
+        mask_stride: backbone stride of the mask check of ``'ostrack'`` (official 16).
+        pad_value: colour outside the image in ``'continuous'`` mode (per channel, in the
+            loaded channel order).
+        max_tries: redraws of a jitter that loses the target (``'continuous'``).
     """
+
+    MODES = ('ostrack', 'pytracking', 'continuous')
 
     def __init__(self,
                  template_factor: float = 2.0,
@@ -245,19 +278,25 @@ class SOTTemplateSearchCrop(BaseTransform):
                  search_size: int = 256,
                  template_jitter: Tuple[float, float] = (0., 0.),
                  search_jitter: Tuple[float, float] = (3., 0.25),
+                 crop_mode: str = 'ostrack',
+                 mask_stride: int = 16,
                  pad_value: Sequence[float] = IMAGENET_MEAN_BGR,
                  max_tries: int = 20) -> None:
+        if crop_mode not in self.MODES:
+            raise ValueError(f'crop_mode must be one of {self.MODES}, got {crop_mode!r}')
         self.template_factor = template_factor
         self.template_size = template_size
         self.search_factor = search_factor
         self.search_size = search_size
         self.template_jitter = tuple(template_jitter)
         self.search_jitter = tuple(search_jitter)
+        self.crop_mode = crop_mode
+        self.mask_stride = mask_stride
         self.pad_value = tuple(pad_value)
         self.max_tries = max_tries
 
-    def _crop(self, img: np.ndarray, box: np.ndarray, factor: float, size: int,
-              jitter: Tuple[float, float], rng: np.random.Generator):
+    def _crop_continuous(self, img: np.ndarray, box: np.ndarray, factor: float, size: int,
+                         jitter: Tuple[float, float], rng: np.random.Generator):
         center = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         for _ in range(self.max_tries):
             cx, cy, side = crop_region(jitter_box(box, jitter[0], jitter[1], rng), factor)
@@ -266,24 +305,62 @@ class SOTTemplateSearchCrop(BaseTransform):
         else:
             cx, cy, side = crop_region(box, factor)
         crop = crop_image(img, (cx, cy), side, size, self.pad_value)
-        return crop, box_to_crop(box, (cx, cy), side, size)
+        return crop, box_to_crop(box, (cx, cy), side, size), None
 
-    def transform(self, results: dict) -> dict:
+    def _crop_official(self, img: np.ndarray, box: np.ndarray, factor: float, size: int,
+                       jitter: Tuple[float, float], rng: np.random.Generator):
+        jittered = jitter_box(box, jitter[0], jitter[1], rng)
+        try:
+            x1, y1, crop_sz = sample_target_region(jittered, factor)
+        except ValueError:
+            return None  # official: 'Too small bounding box', the sample is redrawn
+        h, w = img.shape[:2]
+        x2, y2 = x1 + crop_sz, y1 + crop_sz
+        x1_pad, y1_pad = max(0, -x1), max(0, -y1)
+        x2_pad, y2_pad = max(x2 - w + 1, 0), max(y2 - h + 1, 0)
+        inner = img[y1 + y1_pad:y2 - y2_pad, x1 + x1_pad:x2 - x2_pad]
+        if inner.shape[0] <= 0 or inner.shape[1] <= 0:
+            return None  # the region misses the frame: the official crop fails, redrawn
+        border = cv2.BORDER_REPLICATE if self.crop_mode == 'pytracking' else cv2.BORDER_CONSTANT
+        padded = cv2.copyMakeBorder(inner, y1_pad, y2_pad, x1_pad, x2_pad, border, value=0)
+        crop = cv2.resize(padded, (size, size)).reshape(size, size, -1)
+        att = None
+        if self.crop_mode == 'ostrack':
+            full = np.ones((crop_sz, crop_sz))
+            full[y1_pad:crop_sz - y2_pad, x1_pad:crop_sz - x2_pad] = 0
+            att = cv2.resize(full, (size, size)).astype(bool)
+            grid = (np.arange(size // self.mask_stride) * size /
+                    max(size // self.mask_stride, 1)).astype(int)
+            if att.all() or att[np.ix_(grid, grid)].all():
+                return None
+        cx, cy = (jittered[0] + jittered[2]) / 2, (jittered[1] + jittered[3]) / 2
+        return crop, box_to_crop(box, (cx, cy), crop_sz, size), att
+
+    def transform(self, results: dict) -> Optional[dict]:
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        crop_fn = (self._crop_continuous
+                   if self.crop_mode == 'continuous' else self._crop_official)
         nt = results['num_templates']
-        templates, searches, boxes = [], [], []
+        templates, searches, boxes, t_att, s_att = [], [], [], [], []
         for i, (img, box) in enumerate(zip(results['imgs'], results['gt_bboxes'])):
+            box = np.asarray(box, np.float64)
             if i < nt:
-                crop, cbox = self._crop(img, box, self.template_factor, self.template_size,
-                                        self.template_jitter, rng)
-                templates.append(crop)
+                out = crop_fn(img, box, self.template_factor, self.template_size,
+                              self.template_jitter, rng)
             else:
-                crop, cbox = self._crop(img, box, self.search_factor, self.search_size,
-                                        self.search_jitter, rng)
-                searches.append(crop)
+                out = crop_fn(img, box, self.search_factor, self.search_size,
+                              self.search_jitter, rng)
+            if out is None:
+                return None
+            crop, cbox, att = out
+            (templates if i < nt else searches).append(crop)
+            (t_att if i < nt else s_att).append(att)
             boxes.append(cbox)
         results['template_imgs'] = templates
         results['search_imgs'] = searches
+        if self.crop_mode == 'ostrack':
+            results['template_att'] = t_att
+            results['search_att'] = s_att
         results['gt_bboxes'] = np.stack(boxes).astype(np.float32)
         results['template_size'] = self.template_size
         results['search_size'] = self.search_size
@@ -292,4 +369,4 @@ class SOTTemplateSearchCrop(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(template={self.template_size}@'
                 f'{self.template_factor}, search={self.search_size}@{self.search_factor}, '
-                f'search_jitter={self.search_jitter})')
+                f'search_jitter={self.search_jitter}, crop_mode={self.crop_mode!r})')
