@@ -307,3 +307,64 @@ def clip_box_margin(box: Tensor, height: int, width: int, margin: float = 10.) -
     w = torch.clamp(x2 - x1, min=margin)
     h = torch.clamp(y2 - y1, min=margin)
     return torch.stack([x1, y1, x1 + w, y1 + h])
+
+
+def sample_target_image(img: np.ndarray, box: ArrayLike, factor: float, out_size: int,
+                        pad_value: Union[float, Sequence[float]] = 0
+                        ) -> Tuple[np.ndarray, np.ndarray, Tuple[float, float, int]]:
+    """OSTrack's / STARK's ``sample_target`` on an image array (numpy / OpenCV), e.g. for
+    training crops made as in the official code: the region of :func:`sample_target_region`,
+    constant padding (black by default; right / bottom pads one pixel wider than the overhang, as
+    there), ``cv2.resize`` to ``out_size``; the padding mask resized the same way, True where
+    it is not 0.
+
+    Args:
+        img: array of shape (H, W, C).
+        box: (x1, y1, x2, y2) in pixels; factor: area factor; out_size: output side.
+
+    Returns:
+        the crop (out_size, out_size, C) of ``img``'s dtype, the bool mask (out_size, out_size),
+        and ``(cx, cy, crop_sz)`` (centre of ``box``, integer region side).
+    """
+    h, w = img.shape[:2]
+    x1, y1, crop_sz = sample_target_region(box, factor)
+    x2, y2 = x1 + crop_sz, y1 + crop_sz
+    left, top = max(0, -x1), max(0, -y1)
+    right, bottom = max(x2 - w + 1, 0), max(y2 - h + 1, 0)
+    channels = img.shape[2] if img.ndim == 3 else 1
+    pad = (np.broadcast_to(np.asarray(pad_value, dtype=np.float64), (channels, ))
+           if np.ndim(pad_value) else np.full(channels, float(pad_value)))
+    canvas = np.empty((crop_sz, crop_sz, channels), dtype=img.dtype)
+    canvas[...] = pad.astype(img.dtype)
+    mask = np.ones((crop_sz, crop_sz))
+    ys, ye, xs, xe = y1 + top, y2 - bottom, x1 + left, x2 - right
+    if ye > ys and xe > xs:
+        canvas[top:top + ye - ys, left:left + xe - xs] = img[ys:ye, xs:xe].reshape(
+            ye - ys, xe - xs, channels)
+        mask[top:top + ye - ys, left:left + xe - xs] = 0
+    crop = cv2.resize(canvas, (out_size, out_size)).reshape(out_size, out_size, channels)
+    mask = cv2.resize(mask, (out_size, out_size)).astype(bool)
+    cx = (float(box[0]) + float(box[2])) / 2
+    cy = (float(box[1]) + float(box[3])) / 2
+    return crop, mask, (cx, cy, crop_sz)
+
+
+def box_to_crop_official(box: ArrayLike, extract_box: ArrayLike, crop_sz: float,
+                         out_size: int) -> np.ndarray:
+    """Map a box into an official training crop (``transform_image_to_crop`` of
+    ``processing_utils.py``): the crop was cut around ``extract_box`` with integer side
+    ``crop_sz`` and resized to ``out_size``; with ``f = out_size / crop_sz`` the box centre goes to
+    ``(out_size - 1) / 2 + (centre - extract_centre) * f`` and its size is scaled by ``f``.
+
+    Args:
+        box, extract_box: (x1, y1, x2, y2) in image pixels.
+
+    Returns:
+        np.ndarray of shape (4,), (x1, y1, x2, y2) in crop pixels.
+    """
+    box = np.asarray(box, dtype=np.float64)
+    ext = np.asarray(extract_box, dtype=np.float64)
+    f = out_size / crop_sz
+    centre = (out_size - 1) / 2 + ((box[:2] + box[2:]) / 2 - (ext[:2] + ext[2:]) / 2) * f
+    half = (box[2:] - box[:2]) * f / 2
+    return np.concatenate([centre - half, centre + half]).astype(np.float32)

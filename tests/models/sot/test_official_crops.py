@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from ikun_mm.structures.sot_crop import (box_from_crop, clip_box_margin, sample_target_region,
+from ikun_mm.structures.sot_crop import (box_from_crop, box_to_crop_official, clip_box_margin,
+                                         sample_target_image, sample_target_region,
                                          sample_target_tensor)
 
 
@@ -50,6 +51,19 @@ def test_sample_target_matches_the_official_crop(box, factor, out):
     assert (mask.numpy() == ref_mask).all()
     assert out / side == pytest.approx(resize_factor)
     assert (cx, cy) == (x + w / 2, y + h / 2)
+    u8 = (img * 255).astype(np.uint8)  # the numpy path on uint8 frames, as the official code
+    ref8, ref8_mask, _ = _official_crop(u8, *box, factor, out)
+    crop8, mask8, region = sample_target_image(u8, (x, y, x + w, y + h), factor, out)
+    assert crop8.dtype == np.uint8 and (crop8 == ref8).all() and (mask8 == ref8_mask).all()
+    assert region == (cx, cy, side)
+
+
+def test_training_boxes_map_as_transform_image_to_crop():
+    # official: centre -> (out - 1) / 2 + (centre - extract_centre) * out / crop_sz, size * f
+    box, ext = (10., 20., 30., 50.), (12., 18., 28., 46.)  # centres (20, 35) and (20, 32)
+    f = 128 / 40
+    expected = [63.5 - 10 * f, 63.5 + 3 * f - 15 * f, 63.5 + 10 * f, 63.5 + 3 * f + 15 * f]
+    np.testing.assert_allclose(box_to_crop_official(box, ext, 40, 128), expected, rtol=1e-6)
 
 
 def test_sample_target_pads_with_the_given_colour_and_rounds_half_to_even():
