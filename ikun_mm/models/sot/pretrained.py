@@ -197,11 +197,19 @@ RESNET_HINT = ('Expected a torchvision ImageNet ResNet state dict (e.g. resnet50
                'resnet50-19c8e357.pth of download.pytorch.org/models).')
 
 
+def _read_init(path: str, hint: str) -> Dict[str, Tensor]:
+    try:
+        return read_official_state_dict(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'pretrained backbone checkpoint {path} does not exist (set in the '
+                                f"backbone's init_cfg). {hint}") from None
+
+
 def load_vit_pretrained(backbone: nn.Module, path: str) -> None:
     """Initialise an :class:`~ikun_mm.models.sot.OSTrackViT` from a local timm / MAE ViT file
     (converted with :func:`convert_vit_to_ostrack_backbone`); raises naming the file and keys on
     anything that does not fit."""
-    state = convert_vit_to_ostrack_backbone(read_official_state_dict(path), backbone.z_grid,
+    state = convert_vit_to_ostrack_backbone(_read_init(path, VIT_HINT), backbone.z_grid,
                                             backbone.x_grid, backbone.patch_size, path)
     _load_strict(backbone, state, path, 'ViT', VIT_HINT)
 
@@ -209,7 +217,7 @@ def load_vit_pretrained(backbone: nn.Module, path: str) -> None:
 def load_resnet_pretrained(backbone: nn.Module, path: str) -> None:
     """Initialise mmdet's ``ResNet`` (``num_stages`` stages) from a local torchvision ResNet
     file; raises naming the file and keys on anything that does not fit."""
-    state = convert_torchvision_resnet(read_official_state_dict(path),
+    state = convert_torchvision_resnet(_read_init(path, RESNET_HINT),
                                        getattr(backbone, 'num_stages', 4))
     _load_strict(backbone, state, path, 'ResNet', RESNET_HINT)
 
