@@ -149,6 +149,8 @@ def main(argv=None) -> int:
         cfg.model.detector = dict(type='DetectionsFromFile', det_file=args.det)
     elif args.hog:
         cfg.model.detector = dict(type='HOGPersonDetector')
+    if args.max_frames and cfg.model.detector.get('type') == 'DetectionsFromFile':
+        cfg.model.detector['beyond_video'] = 'skip'  # the later frames' rows are expected
     model = MODELS.build(cfg.model)
     from ikun_mm.utils.checkpoint import UnreadableCheckpointError
     try:

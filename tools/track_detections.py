@@ -141,7 +141,8 @@ def main(argv=None):
     model.eval()
     try:
         num_frames = args.num_frames or frames_count or model.detector.num_frames(args.det)
-        model.detector.check_video(args.det, num_frames, (width, height), size_source)
+        model.detector.check_video(args.det, num_frames, (width, height), size_source,
+                                   beyond_video='error')
         results = track_video(model, num_frames, (width, height),
                               video=osp.splitext(osp.basename(args.det))[0],
                               progress=not args.no_progress)

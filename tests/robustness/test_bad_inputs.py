@@ -410,12 +410,40 @@ def _detections_of_a_longer_video(tmp_path, root):
     text = open(_dets(root, '0000')).read()
     open(det, 'w').write(text + '9,-1,10,10,8,8,0.9\n12,-1,10,10,8,8,0.9\n')
     # tools/test.py: the detector of the config (det_dir), the video's frames from the tree
+    message = (rf'{E(det)}:{len(text.splitlines()) + 1}: image index 8 \(0-based\) is beyond '
+               r'the 8 frames of the video \(2 such')
     model = MODELS.build(dict(type='DetectionsFromFile', det_dir=str(det_dir)))
     sample = DetDataSample(metainfo=dict(frame_id=0, video='0000', num_frames=8,
                                          img_shape=(32, 64)))
-    with pytest.raises(ReferKittiFormatError, match=rf'{E(det)}:{len(text.splitlines()) + 1}: '
-                       r'image index 8 \(0-based\) is beyond the 8 frames of the video \(2 such'):
+    with pytest.warns(UserWarning, match=message + '.*these rows are skipped'):
         model.predict(None, [sample])
+    strict = MODELS.build(dict(type='DetectionsFromFile', det_dir=str(det_dir),
+                               beyond_video='error'))
+    with pytest.raises(ReferKittiFormatError, match=message):
+        strict.predict(None, [sample])
+    # a box wholly outside the frames is an error whatever beyond_video says
+    open(det, 'w').write(text + '3,-1,10,40,8,8,0.9\n')
+    with pytest.raises(ReferKittiFormatError, match=r'box x1=10 y1=40 x2=18 y2=48 lies wholly '
+                       r'outside the 64x32 image'):
+        model.predict(None, [sample])
+
+
+def _demo_max_frames_with_whole_video_detections(tmp_path, root, ikun_ckpt, rmot_tiny_cfg,
+                                                 mini_refer_kitti):
+    """The demo's --max-frames tracks the first frames of a longer video: the detections of
+    the later frames (here even one beyond the whole video) are skipped quietly. (Without
+    --max-frames such rows are a warning naming the file: detections_of_a_longer_video.)"""
+    frames = osp.join(mini_refer_kitti, 'KITTI', 'training', 'image_02', '0005')
+    longer = tmp_path / 'longer.txt'
+    longer.write_text(open(_dets(mini_refer_kitti, '0005')).read() + '30,-1,10,10,8,8,0.9\n')
+    out = tmp_path / 'demo' / 'clip.mp4'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        assert _demo().main([frames, 'cars', '--config', rmot_tiny_cfg, '--checkpoint',
+                             ikun_ckpt, '--det', str(longer), '--out', str(out),
+                             '--max-frames', '3']) == 0
+    assert out.exists()
+    assert not [w for w in caught if 'beyond' in str(w.message)]
 
 
 def _detections_outside_the_image(tmp_path, root):
@@ -656,6 +684,7 @@ CASES = {
     # 4. detections
     'detection_frame_10000000': _huge_frame_number,
     'detections_of_a_longer_video_in_test': _detections_of_a_longer_video,
+    'demo_max_frames_skips_later_detections': _demo_max_frames_with_whole_video_detections,
     'detection_outside_the_image': _detections_outside_the_image,
     'swapped_img_size': _swapped_img_size,
     'track_detections_needs_a_size': _track_detections_needs_a_size,

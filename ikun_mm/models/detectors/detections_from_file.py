@@ -1,15 +1,17 @@
 """``DetectionsFromFile``: a detector-free "detector" that replays cached detections."""
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from mmdet.structures import DetDataSample
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
-from ikun_mm.datasets.refer_kitti_io import (check_mot_rows_in_video, frames_in_file,
-                                             load_mot_rows)
+from ikun_mm.datasets.refer_kitti_io import (ReferKittiFormatError, check_mot_rows_in_video,
+                                             frames_in_file, load_mot_rows)
 from ikun_mm.registry import MODELS
 
 
@@ -21,10 +23,16 @@ class DetectionsFromFile(BaseModel):
     Files are read with :func:`ikun_mm.datasets.refer_kitti_io.load_detections`, so a malformed
     line raises ``ReferKittiFormatError`` naming the file and line. The first time a file is
     used for a video, its rows are checked against the video the frames' metainfo describes
-    (:func:`~ikun_mm.datasets.refer_kitti_io.check_mot_rows_in_video`): a row beyond the
-    video's ``num_frames`` (a typo'd frame number, or the file of a longer video) and a box
-    wholly outside the ``img_shape`` image are ``ReferKittiFormatError`` naming the file and
-    line, never silently dropped.
+    (:func:`~ikun_mm.datasets.refer_kitti_io.check_mot_rows_in_video`), never silently:
+
+    * a box wholly outside the ``img_shape`` image (boxes for another image size) is a
+      ``ReferKittiFormatError`` naming the file and line;
+    * rows beyond the video's ``num_frames`` (a typo'd frame number, or the file of a longer
+      video; ``tools/test.py`` tracks every frame on disk) are skipped with a warning naming
+      the file, the first such line and their count (``beyond_video='warn'``, default), or are
+      an error (``'error'``), or are skipped quietly (``'skip'``: the frames tracked are the
+      first ones of a longer video on purpose, as with the demo's ``--max-frames``).
+      ``tools/track_detections.py`` makes them an error.
 
     Args:
         det_file: one detection file, used for every frame asked for (one video).
@@ -33,6 +41,8 @@ class DetectionsFromFile(BaseModel):
         score_thr: detections scoring below are dropped.
         default_label: label of detections whose file has no class column (``cls = -1``).
         class_map: optional ``{class id in the file: label}``; other classes are dropped.
+        beyond_video: rows of frames beyond the video's ``num_frames``: ``'warn'``
+            (default), ``'error'`` or ``'skip'`` (see above).
     """
 
     def __init__(self,
@@ -41,6 +51,7 @@ class DetectionsFromFile(BaseModel):
                  score_thr: float = 0.,
                  default_label: int = 0,
                  class_map: Optional[Dict[int, int]] = None,
+                 beyond_video: str = 'warn',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if (det_file is None) == (det_dir is None):
@@ -48,6 +59,10 @@ class DetectionsFromFile(BaseModel):
                              f'det_file={det_file!r}, det_dir={det_dir!r}')
         self.det_file, self.det_dir = det_file, det_dir
         self.score_thr = score_thr
+        if beyond_video not in ('warn', 'error', 'skip'):
+            raise ValueError("DetectionsFromFile: beyond_video must be 'warn', 'error' or "
+                             f"'skip', got {beyond_video!r}")
+        self.beyond_video = beyond_video
         self.default_label = default_label
         self.class_map = None if class_map is None else {int(k): int(v)
                                                          for k, v in class_map.items()}
@@ -91,14 +106,26 @@ class DetectionsFromFile(BaseModel):
 
     def check_video(self, path: str, num_frames: Optional[int] = None,
                     img_size: Optional[Tuple[int, int]] = None,
-                    size_source: str = '') -> None:
+                    size_source: str = '', beyond_video: Optional[str] = None) -> None:
         """Check the rows of ``path`` against a video of ``num_frames`` frames of ``img_size``
-        ``(W, H)`` (see the class docstring); once per file, video length and size."""
+        ``(W, H)`` (see the class docstring); once per file, video length and size.
+        ``beyond_video`` overrides the model's setting."""
         rows = self._load(path)[0]
-        key = (path, osp.getmtime(path), num_frames, img_size)
-        if key not in self._checked:
-            check_mot_rows_in_video(path, rows, num_frames, img_size, size_source)
-            self._checked.add(key)
+        beyond_video = beyond_video or self.beyond_video
+        key = (path, osp.getmtime(path), num_frames, img_size, beyond_video)
+        if key in self._checked:
+            return
+        check_mot_rows_in_video(path, rows, None, img_size, size_source)
+        if num_frames is not None and beyond_video != 'skip':
+            try:
+                check_mot_rows_in_video(path, rows, num_frames)
+            except ReferKittiFormatError as exc:
+                if beyond_video == 'error':
+                    raise
+                message = f'{exc}; these rows are skipped'
+                warnings.warn(message, stacklevel=2)
+                MMLogger.get_current_instance().warning(message)
+        self._checked.add(key)
 
     def num_frames(self, path: str) -> int:
         """1 + the last frame index with a detection in ``path``.
