@@ -14,7 +14,9 @@ class SOTDataPreprocessor(BaseDataPreprocessor):
 
     * training (``inputs`` is a dict from :class:`~ikun_mm.datasets.transforms.PackSOTInputs`,
       each value a list of B Tensors of shape (N, 3, h, w)): returns a dict of float Tensors,
-      ``template`` (B, Nt, 3, h, h) and ``search`` (B, Ns, 3, H, H);
+      ``template`` (B, Nt, 3, h, h) and ``search`` (B, Ns, 3, H, H); entries whose name ends in
+      ``_mask`` (padding masks of the crops, B Tensors of shape (N, h, w), e.g.
+      ``template_mask`` / ``search_mask``) are only stacked and made bool;
     * test (``inputs`` is a list of B Tensors of shape (3, H, W), frames of the same size): returns
       a float Tensor of shape (B, 3, H, W). Cropping happens in the model, on normalised frames.
 
@@ -55,7 +57,8 @@ class SOTDataPreprocessor(BaseDataPreprocessor):
         data = self.cast_data(data)
         inputs = data['inputs']
         if isinstance(inputs, dict):
-            inputs = {k: self.normalize(self._stack(v)) for k, v in inputs.items()}
+            inputs = {k: (self._stack(v).bool() if k.endswith('_mask') else
+                          self.normalize(self._stack(v))) for k, v in inputs.items()}
         else:
             inputs = self.normalize(self._stack(inputs))
         return dict(inputs=inputs, data_samples=data.get('data_samples'))

@@ -29,8 +29,9 @@
   intervals (``TEST.UPDATE_INTERVALS`` of ``experiments/stark_st2/baseline.yaml``): LaSOT 200,
   GOT-10k 200, TrackingNet 25, VOT20 10.
 
-Deliberate differences from the official code: training crops carry no padding masks (the
-training pipeline does not produce them; test crops do); the score head exists from stage 1 on
+Deliberate differences from the official code: training crops use padding masks only when the
+pipeline packs them (``inputs['template_mask']`` / ``['search_mask']``; test crops always have
+them); the score head exists from stage 1 on
 but only learns in stage 2, so tracking with a stage-1 model sets ``test_cfg.use_score=False``
 (the dynamic template is then refreshed on schedule without the score gate; the official code
 only tracks with stage-2 models).
@@ -226,10 +227,14 @@ class STARK(BaseSOTModel):
     def _forward(self, inputs: Dict[str, Tensor],
                  data_samples: Optional[List[SOTDataSample]] = None) -> Tuple[Tensor, Tensor]:
         """Boxes (B, 4) and score logits (B,) for ``template`` (B, Nt, 3, h, h) and the first
-        search crop of ``search`` (B, Ns, 3, H, H)."""
+        search crop of ``search`` (B, Ns, 3, H, H); padding masks ``template_mask`` (B, Nt, h, h)
+        and ``search_mask`` (B, Ns, H, H) are used when the pipeline provides them."""
         z = inputs['template']
-        templates = [self.extract(z[:, i]) for i in range(z.shape[1])]
-        return self.transformer_heads(templates, self.extract(inputs['search'][:, 0]))
+        zmask, xmask = inputs.get('template_mask'), inputs.get('search_mask')
+        templates = [self.extract(z[:, i], None if zmask is None else zmask[:, i])
+                     for i in range(z.shape[1])]
+        return self.transformer_heads(
+            templates, self.extract(inputs['search'][:, 0], None if xmask is None else xmask[:, 0]))
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: List[SOTDataSample]) -> dict:
         boxes, logits = self._forward(inputs)

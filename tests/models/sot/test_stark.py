@@ -196,3 +196,25 @@ def test_stage2_through_the_train_tool_needs_load_from(tmp_path):
         run('stark_tiny_synthetic_stage2.py', tmp_path / 's2_scratch')
     run('stark_tiny_synthetic_stage2.py', tmp_path / 's2', f'load_from={tmp_path}/s1/epoch_1.pth')
     assert (tmp_path / 's2' / 'epoch_1.pth').is_file()
+
+
+def test_training_uses_padding_masks_when_the_pipeline_packs_them():
+    torch.manual_seed(0)
+    model = MODELS.build(TINY_STARK).eval()
+    inputs, samples = square_batch(2, template=32, search=64, num_templates=2)
+    masks = dict(template_mask=[torch.zeros(2, 32, 32, dtype=torch.uint8)] * 2,
+                 search_mask=[torch.zeros(1, 64, 64, dtype=torch.uint8)] * 2)
+    masks['search_mask'][1] = torch.ones(1, 64, 64, dtype=torch.uint8)
+    masks['search_mask'][1][:, :, 32:] = 0  # sample 1: left half padded
+    data = model.data_preprocessor(dict(inputs=dict(
+        template=list(inputs['template']), search=list(inputs['search']), **masks),
+        data_samples=samples))
+    batch = data['inputs']
+    assert batch['search_mask'].dtype == torch.bool and batch['search_mask'].shape == (2, 1, 64, 64)
+    torch.testing.assert_close(batch['template'],
+                               model.data_preprocessor.normalize(inputs['template']))
+    with torch.no_grad():
+        masked, _ = model._forward(batch)
+        plain, _ = model._forward({k: batch[k] for k in ('template', 'search')})
+    torch.testing.assert_close(masked[0], plain[0])  # no padding: same as without masks
+    assert not torch.allclose(masked[1], plain[1])
