@@ -31,10 +31,9 @@
 
 Deliberate differences from the official code: training crops use padding masks only when the
 pipeline packs them (``inputs['template_mask']`` / ``['search_mask']``; test crops always have
-them); the score head exists from stage 1 on
-but only learns in stage 2, so tracking with a stage-1 model sets ``test_cfg.use_score=False``
-(the dynamic template is then refreshed on schedule without the score gate; the official code
-only tracks with stage-2 models).
+them); the score head exists from stage 1 on but only learns in stage 2, so tracking with a
+stage-1 model sets ``test_cfg.use_score=False`` (the dynamic template is then refreshed on
+schedule without the score gate; the official code only tracks with stage-2 models).
 """
 from typing import Dict, List, Optional, Tuple
 
