@@ -11,6 +11,7 @@ export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 [ -d data/mini_refer_kitti ] || python tools/data/generate_refer_kitti.py --out data/mini_refer_kitti --seed 0
 [ -f data/mini_refer_kitti_mot/annotations/train_cocoformat.json ] || \
     python tools/data/refer_kitti_to_cocovid.py data/mini_refer_kitti data/mini_refer_kitti_mot
+mkdir -p "$WORK"
 python benchmarks/fairmot_init_checkpoint.py "$CFG" "$WORK/init.pth"
 python tools/test.py "$CFG" "$WORK/init.pth" --work-dir "$WORK/test_untrained"
 python tools/train.py "$CFG" --work-dir "$WORK" --cfg-options train_cfg.max_epochs="$EPOCHS"
