@@ -18,9 +18,9 @@ warning or the correct result.
 """
 import inspect
 import json
-import re
 import os
 import os.path as osp
+import re
 import time
 import warnings
 
