@@ -33,10 +33,11 @@ valid and not flagged absent / occluded / out of view (the official readers' ``v
 ``visible``).
 
 **Training** (``test_mode=False``): one item is one training sample, drawn at random as the
-official ``TrackingSampler`` does (the item index is ignored): a random sequence (uniform over the
-dataset's sequences; video sequences are redrawn until ``frame_sampler.accepts`` them, i.e. they
-have enough visible frames), from which ``frame_sampler`` (:class:`SOTFrameSampler`) draws the
-template and search frames; the pipeline then loads and crops them. ``samples_per_epoch`` sets the
+official ``TrackingSampler`` does (the item index only seeds the draw): a random sequence
+(uniform over the dataset's sequences; video sequences are redrawn until
+``frame_sampler.accepts`` them, i.e. they have enough visible frames), from which
+``frame_sampler`` (:class:`SOTFrameSampler`) draws the template and search frames; the pipeline
+then loads, augments and crops them (a sample the pipeline rejects is drawn again). ``samples_per_epoch`` sets the
 epoch length. :class:`SOTMixedDataset` mixes several datasets with the official dataset ratios.
 **Test** (``test_mode=True``): one item per frame, videos in order and frames in order, so a
 sequential sampler feeds a stateful tracker frame by frame (``frame_id == 0`` starts a video).
@@ -250,10 +251,13 @@ class SOTDataset(BaseDataset):
             return len(self.sequences)
         return super().__len__()
 
-    def _rng_for_sample(self) -> np.random.Generator:
+    def _rng_for_sample(self, idx: int = 0) -> np.random.Generator:
+        """The generator of one sample: the seeded one, else one seeded from numpy's global state
+        and the item index (mmengine reseeds non-persistent workers identically every epoch;
+        the shuffled indices still differ, so the samples do too)."""
         if self._rng is not None:
             return self._rng
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        return np.random.default_rng([np.random.randint(0, 2**31 - 1), int(idx) & 0x7fffffff])
 
     def draw_sequence(self, rng: np.random.Generator) -> dict:
         """A uniformly random sequence that the frame sampler accepts (official
@@ -280,7 +284,7 @@ class SOTDataset(BaseDataset):
     def prepare_data(self, idx: int):
         if self.test_mode:
             return super().prepare_data(idx)
-        rng = self._rng_for_sample()
+        rng = self._rng_for_sample(idx)
         sequence = self.draw_sequence(rng)
         sample = self.frame_sampler(sequence, rng, self.negative_source, is_video=self.is_video)
         if sample is None:
@@ -583,7 +587,7 @@ class SOTMixedDataset(torch.utils.data.Dataset):
     ``DATASETS_RATIO``), then a sample of it (see :class:`SOTDataset`); a sample that fails
     (``None``) is redrawn from a newly drawn dataset, as officially. Negatives of the frame
     sampler that leave their sequence (official ``get_one_search``) also draw the dataset by
-    ratio. The item index is ignored; ``samples_per_epoch`` is the epoch length
+    ratio. The item index only seeds the draw; ``samples_per_epoch`` is the epoch length
     (``SAMPLE_PER_EPOCH``).
 
     Args:
@@ -634,7 +638,7 @@ class SOTMixedDataset(torch.utils.data.Dataset):
         return self.draw_dataset(rng).draw_search(rng)
 
     def __getitem__(self, idx: int):
-        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        rng = np.random.default_rng([np.random.randint(0, 2**31 - 1), int(idx) & 0x7fffffff])
         for _ in range(self.max_refetch + 1):
             data = self.draw_dataset(rng).prepare_data(idx)
             if data is not None:
