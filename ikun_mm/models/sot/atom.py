@@ -25,7 +25,11 @@ feature cells (isotropic, fixed from the first frame).
 Differences from pytracking's tracker, on purpose: the first-frame augmentations warp the crop
 itself (see :mod:`.atom_augment`); the target size is clamped to the frame and to at least
 ``min_target_size`` pixels, and the centre to the frame (pytracking keeps the centre within
-0.3 target sizes outside the frame and does not clamp the size).
+0.3 target sizes outside the frame and does not clamp the size); when every refined box has an
+extreme aspect ratio the mean of the best ``top_k`` of all boxes is used (pytracking keeps the
+previous box); ``update_scale_when_uncertain=False`` keeps the whole size in an uncertain frame
+(pytracking keeps only the search scale). The last two only matter in rare frames or with
+non-default settings.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
