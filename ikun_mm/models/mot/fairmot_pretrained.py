@@ -40,6 +40,7 @@ official code, which only prints: a name that maps to nothing (other than ``base
 mismatch anywhere but in a head's output conv, or a tensor of the source missing from the file
 raises, naming the file and the tensors.
 """
+import os.path as osp
 import re
 from typing import Dict, List, Optional, Tuple
 
@@ -101,6 +102,11 @@ def read_official_state_dict(path: str) -> Dict[str, Tensor]:
     """Tensors of an official checkpoint with names as in FairMOT's ``DLASeg``: the
     ``'state_dict'`` entry if there is one, ``module.`` stripped (as ``load_model`` does), and the
     names of a bare ``DLA`` (the ImageNet file) prefixed ``base.``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such checkpoint. FairMOT inits are local files (the '
+                                'official ctdet_coco_dla_2x.pth, dla34-ba72cf86.pth or '
+                                'fairmot_dla34.pth); put one there or set model.init_from=None '
+                                'to train from scratch')
     ckpt = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(ckpt, dict):
         raise ValueError(f'{path}: expected a dict (a state dict or {{"state_dict": ...}}), got '

@@ -219,6 +219,8 @@ def test_wrong_files_raise_with_names(tmp_path):
     torch.save({'state_dict': _random_state(entries)}, path)
     with pytest.raises(ValueError, match='conv_offset_mask'):
         load_official_fairmot(plain, str(path), 'fairmot')
+    with pytest.raises(FileNotFoundError, match='init_from=None'):
+        load_official_fairmot(plain, str(tmp_path / 'missing.pth'), 'fairmot')
 
 
 def test_deformable_layer_matches_the_dcnv2_forward_on_converted_weights(tmp_path):
