@@ -69,7 +69,7 @@ train_pipeline = [
     _crop,
     dict(type='SOTBrightnessJitter', jitter=0.2),
     dict(type='SOTCropFlip', prob=0.5),
-    dict(type='PackSOTInputs'),
+    dict(type='PackSOTInputs', pack_masks=True),
 ]
 data_root_lasot = 'data/lasot'
 data_root_got10k = 'data/got10k'

@@ -30,7 +30,7 @@ train_pipeline = [
     _crop,
     dict(type='SOTBrightnessJitter', jitter=0.2),
     dict(type='SOTCropFlip', prob=0.5),
-    dict(type='PackSOTInputs'),
+    dict(type='PackSOTInputs', pack_masks=True),
 ]
 _train_sets = [
     dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',

@@ -43,7 +43,8 @@ frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_fr
 _crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=template_size,
              search_factor=5.0, search_size=search_size, template_jitter=(0., 0.),
              search_jitter=(4.5, 0.5))
-train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs')]
+# padding masks packed: STARK trains with them (official template_att / search_att)
+train_pipeline = [dict(type='LoadSOTImages'), _crop, dict(type='PackSOTInputs', pack_masks=True)]
 train_dataloader = dict(dataset=dict(frame_sampler=frame_sampler, pipeline=train_pipeline))
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40, val_interval=100)

@@ -173,3 +173,23 @@ def test_official_crop_padding_and_rejection():
     corner = [-18., -18., 1., 1.]
     assert _crop_one('ostrack', img, corner, factor=4., stride=16) is None
     assert _crop_one('pytracking', img, corner, factor=4.) is not None
+
+
+def test_padding_masks_are_packed_for_stark():
+    img = np.full((40, 50, 3), 100, np.uint8)
+    results = dict(imgs=[img, img.copy()], gt_labels=np.ones(2, np.int64), num_templates=1,
+                   gt_bboxes=np.array([[0., 10., 8., 18.]] * 2, np.float32))
+    crop = _build(dict(type='SOTTemplateSearchCrop', template_size=32, search_size=64,
+                       search_jitter=(0., 0.)))
+    out = _build(dict(type='PackSOTInputs', pack_masks=True)).transform(
+        crop.transform(dict(results)))
+    zmask, xmask = out['inputs']['template_mask'], out['inputs']['search_mask']
+    assert zmask.dtype == xmask.dtype == __import__('torch').bool
+    assert zmask.shape == (1, 32, 32) and xmask.shape == (1, 64, 64)
+    # the region reaches left of (and above) the frame: left columns padded, right ones not
+    assert xmask[0, 40:, 0].all() and not xmask[0, 40:, -1].any()
+    continuous = _build(dict(type='SOTTemplateSearchCrop', template_size=32, search_size=64,
+                             crop_mode='continuous'))
+    with pytest.raises(KeyError, match='template_att'):
+        _build(dict(type='PackSOTInputs', pack_masks=True)).transform(
+            continuous.transform(dict(results)))

@@ -59,6 +59,8 @@ def test_full_size_configs_hold_the_official_data_values(name):
         assert (crop.search_factor, crop.search_size, tuple(crop.search_jitter)) == want['search']
         # sample_target of OSTrack / STARK (black pad, mask checks) or of pytracking (replicate)
         assert crop.crop_mode == ('pytracking' if atom else 'ostrack')
+        # STARK trains with the padding masks (template_att / search_att)
+        assert steps['PackSOTInputs'].get('pack_masks', False) == name.startswith('stark')
         assert steps['SOTGrayscale'].prob == 0.05
         assert steps['SOTBrightnessJitter'].jitter == 0.2
         if want['flips']:

@@ -21,9 +21,20 @@ class PackSOTInputs(BaseTransform):
     of shape (Ns, 3, H, H) (pixel values, channel order as loaded). ``data_samples``: a
     :class:`SOTDataSample` with ``gt_instances.bboxes`` (Nt + Ns, 4) in crop pixels and
     ``gt_instances.labels`` (Nt + Ns,).
+
+    With ``pack_masks=True`` the crops' padding masks (``template_att`` / ``search_att`` of
+    ``SOTTemplateSearchCrop(crop_mode='ostrack')``, True on padding) are packed too, as
+    ``inputs['template_mask']`` (Nt, h, h) and ``inputs['search_mask']`` (Ns, H, H) bool Tensors:
+    STARK trains with them (its ``template_att`` / ``search_att``); OSTrack does not use them.
+
+    Args:
+        pack_masks: pack the padding masks (an error when the crop step made none).
     """
 
     META_KEYS = ('num_templates', 'template_size', 'search_size', 'video', 'frame_ids')
+
+    def __init__(self, pack_masks: bool = False) -> None:
+        self.pack_masks = pack_masks
 
     def transform(self, results: dict) -> dict:
         sample = SOTDataSample()
@@ -34,6 +45,13 @@ class PackSOTInputs(BaseTransform):
         sample.set_metainfo({k: results[k] for k in self.META_KEYS if k in results})
         inputs = dict(template=_to_chw(results['template_imgs']),
                       search=_to_chw(results['search_imgs']))
+        if self.pack_masks:
+            for key in ('template', 'search'):
+                masks = results.get(f'{key}_att')
+                if masks is None or any(m is None for m in masks):
+                    raise KeyError(f'PackSOTInputs(pack_masks=True): no {key}_att padding masks; '
+                                   "use SOTTemplateSearchCrop(crop_mode='ostrack')")
+                inputs[f'{key}_mask'] = torch.from_numpy(np.stack(masks).astype(bool))
         return dict(inputs=inputs, data_samples=sample)
 
 
