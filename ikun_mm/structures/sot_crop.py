@@ -7,15 +7,17 @@ OSTrack/STARK: 2 for templates, 4 or 5 for search regions) centred on a point, r
 
     crop = (image - (centre - side / 2)) * out_size / side
 
-The same geometry is used by the training pipeline (numpy/OpenCV, on uint8 images) and by the
-models at test time (torch, on normalised frames), so a tracker sees the same kind of crop in
-training and in tracking. Both paths sample bilinearly at the same points; areas outside the image
-take a constant pad value (the pipeline pads with the ImageNet mean, which is 0 after
-normalisation, i.e. what the torch path pads with).
+This continuous geometry is used by the training pipeline in its ``'continuous'`` crop mode
+(numpy/OpenCV, on uint8 images) and by the models' :meth:`crop` at test time (torch, on
+normalised frames), so a tracker sees the same kind of crop in training and in tracking. Both
+paths sample bilinearly at the same points; areas outside the image take a constant pad value
+(the pipeline pads with the ImageNet mean, which is 0 after normalisation, i.e. what the torch
+path pads with).
 
-OSTrack and STARK track with the official integer crops instead (:func:`sample_target_region`,
-:func:`sample_target_tensor`: ``ceil`` / ``round`` region, black padding with a padding mask,
-OpenCV-style bilinear resize) and clip their output with a margin (:func:`clip_box_margin`).
+OSTrack and STARK train and track with the official integer crops instead
+(:func:`sample_target_region`; :func:`sample_target_tensor` at test time, the pipeline's default
+``'ostrack'`` crop mode in training: ``ceil`` / ``round`` region, black padding with a padding
+mask, OpenCV-style bilinear resize) and clip their output with a margin (:func:`clip_box_margin`).
 """
 import math
 from typing import Optional, Sequence, Tuple, Union
