@@ -6,6 +6,7 @@ jointly; ``ToTensorAndJitter(0.2)``, ``RandomHorizontalFlip_Norm(0.5)`` per crop
 """
 import numpy as np
 import pytest
+import torch
 
 from ikun_mm.registry import TRANSFORMS
 
@@ -142,8 +143,6 @@ def _crop_one(mode, img, box, factor=2.0, size=32, stride=16):
 def test_official_crop_matches_the_tensor_sample_target():
     """The training crop (numpy / OpenCV) against the test-time torch re-implementation of the
     same official sample_target (black padding, bilinear resize, padding mask)."""
-    import torch
-
     from ikun_mm.structures.sot_crop import sample_target_tensor
     img = np.random.default_rng(3).integers(0, 255, (40, 50, 3)).astype(np.uint8)
     for box in ([2., 3., 14., 11.], [40., 30., 49., 39.], [20., 15., 30., 22.]):
@@ -184,7 +183,7 @@ def test_padding_masks_are_packed_for_stark():
     out = _build(dict(type='PackSOTInputs', pack_masks=True)).transform(
         crop.transform(dict(results)))
     zmask, xmask = out['inputs']['template_mask'], out['inputs']['search_mask']
-    assert zmask.dtype == xmask.dtype == __import__('torch').bool
+    assert zmask.dtype == xmask.dtype == torch.bool
     assert zmask.shape == (1, 32, 32) and xmask.shape == (1, 64, 64)
     # the region reaches left of (and above) the frame: left columns padded, right ones not
     assert xmask[0, 40:, 0].all() and not xmask[0, 40:, -1].any()
