@@ -32,12 +32,18 @@ def test_joint_flip_mirrors_every_frame_and_box():
     boxes = np.array([[4, 6, 11, 15], [2, 3, 9, 8]], np.float32)
     out = _build(dict(type='SOTJointFlip', prob=1.0)).transform(
         dict(imgs=[i.copy() for i in imgs], gt_bboxes=boxes.copy()))
-    for img, flipped, box, new_box in zip(imgs, out['imgs'], boxes, out['gt_bboxes']):
+    exact = _build(dict(type='SOTJointFlip', prob=1.0, exact=True)).transform(
+        dict(imgs=[i.copy() for i in imgs], gt_bboxes=boxes.copy()))
+    for k, (img, box) in enumerate(zip(imgs, boxes)):
         W = img.shape[1]
-        np.testing.assert_array_equal(flipped, np.fliplr(img))
-        # x1 -> W - x2, x2 -> W - x1; y unchanged; the box still covers the target pixels
+        np.testing.assert_array_equal(out['imgs'][k], np.fliplr(img))
+        # official transform_coords: corners x -> (W - 1) - x; y unchanged
+        np.testing.assert_array_equal(out['gt_bboxes'][k],
+                                      [W - 1 - box[2], box[1], W - 1 - box[0], box[3]])
+        # exact: x1 -> W - x2, x2 -> W - x1, the box covers the mirrored target pixels
+        new_box = exact['gt_bboxes'][k]
         np.testing.assert_array_equal(new_box, [W - box[2], box[1], W - box[0], box[3]])
-        assert _columns(flipped) == (new_box[0], new_box[2])
+        assert _columns(exact['imgs'][k]) == (new_box[0], new_box[2])
     same = _build(dict(type='SOTJointFlip', prob=0.)).transform(
         dict(imgs=list(imgs), gt_bboxes=boxes.copy()))
     assert same['imgs'][0] is imgs[0]
@@ -132,10 +138,10 @@ def test_probabilities_are_config_fields(cfg):
     assert getattr(t, key) == cfg[key] and str(cfg[key]) in repr(t)
 
 
-def _crop_one(mode, img, box, factor=2.0, size=32, stride=16):
+def _crop_one(mode, img, box, factor=2.0, size=32, stride=16, mapping='official'):
     crop = _build(dict(type='SOTTemplateSearchCrop', template_factor=factor, template_size=size,
                        search_factor=factor, search_size=size, search_jitter=(0., 0.),
-                       crop_mode=mode, mask_stride=stride))
+                       crop_mode=mode, mask_stride=stride, box_mapping=mapping))
     return crop.transform(dict(imgs=[img], gt_bboxes=np.array([box], np.float32),
                                num_templates=1))
 
@@ -152,10 +158,18 @@ def test_official_crop_matches_the_tensor_sample_target():
         got = out['template_imgs'][0].astype(np.float32)
         np.testing.assert_allclose(got, ref.permute(1, 2, 0).numpy(), atol=1.01)
         np.testing.assert_array_equal(out['template_att'][0], mask.numpy())
-        # the box maps about the box centre with the integer side, as the tracker inverts it
-        np.testing.assert_allclose(out['gt_bboxes'][0],
-                                   (np.array(box) - [cx - side / 2, cy - side / 2] * 2) * 32 /
-                                   side, atol=1e-4)
+        # official transform_image_to_crop: centre (S - 1) / 2 + (c - c_box) S / crop_sz, size
+        # scaled by S / crop_sz
+        f = 32 / side
+        centre = (32 - 1) / 2 + (np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]) -
+                                 [cx, cy]) * f
+        half = (np.array(box[2:]) - box[:2]) * f / 2
+        np.testing.assert_allclose(out['gt_bboxes'][0], np.r_[centre - half, centre + half],
+                                   atol=1e-4)
+        # opt-in: the exact inverse of the test-time mapping (centre S / 2 with box_from_crop)
+        exact = _crop_one('ostrack', img, box, mapping='continuous')['gt_bboxes'][0]
+        np.testing.assert_allclose(exact, (np.array(box) - [cx - side / 2, cy - side / 2] * 2) *
+                                   f, atol=1e-4)
 
 
 def test_official_crop_padding_and_rejection():

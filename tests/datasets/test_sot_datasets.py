@@ -62,12 +62,12 @@ def test_training_item_crops_and_boxes(sot_root):
     boxes = sample.gt_instances.bboxes
     seq = next(s for s in ds.sequences if s['video'] == sample.metainfo['video'])
     img_boxes = seq['bboxes'][sample.metainfo['frame_ids']]
-    # without jitter the target is centred; official sample_target: the region's side is
-    # ceil(sqrt(w h) * factor), resized to out_size
+    # without jitter the target is centred (official transform_image_to_crop: at (S - 1) / 2);
+    # official sample_target: the region's side is ceil(sqrt(w h) * factor), resized to S
     for k, size, factor in ((0, 32, 2.0), (2, 64, 4.0)):
         box = boxes[k]
         centre = (box[:2] + box[2:]) / 2
-        torch.testing.assert_close(centre, torch.full((2, ), size / 2.), atol=1e-3, rtol=0)
+        torch.testing.assert_close(centre, torch.full((2, ), (size - 1) / 2.), atol=1e-3, rtol=0)
         wh = box[2:] - box[:2]
         side = np.sqrt(np.prod(img_boxes[k, 2:] - img_boxes[k, :2]))
         assert float(wh.prod().sqrt()) == pytest.approx(size * side / np.ceil(side * factor),

@@ -26,8 +26,8 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from ikun_mm.registry import TRANSFORMS
-from ikun_mm.structures.sot_crop import (box_to_crop, crop_image, crop_region, jitter_box,
-                                         sample_target_region)
+from ikun_mm.structures.sot_crop import (box_to_crop, box_to_crop_official, crop_image,
+                                         crop_region, jitter_box, sample_target_region)
 
 #: ImageNet mean in BGR: the pad colour that becomes 0 after normalisation, which is what the
 #: models pad their test-time crops with.
@@ -120,31 +120,35 @@ class SOTJointFlip(BaseTransform):
     """With probability ``prob``, mirror every frame of the sample and its box left-right
     (official ``RandomHorizontalFlip(0.5)`` of the joint transform: one roll per sample).
 
-    Boxes are continuous coordinates (pixel ``i`` covers ``[i, i + 1)``), so the mirror of a
-    frame of width ``W`` maps ``x`` to ``W - x``: ``(x1, x2) -> (W - x2, W - x1)``. (The official
-    code mirrors pixel-centre coordinates, ``x -> W - 1 - x``, the same mirror in its
-    convention.) Acts on ``imgs`` and ``gt_bboxes`` (before cropping).
+    The frame is mirrored (pixel column ``i`` -> ``W - 1 - i``). Boxes: the official
+    ``transform_coords`` maps box corners ``x -> W - 1 - x``, so ``(x1, x2) -> (W - 1 - x2,
+    W - 1 - x1)`` (default). With ``x1`` the first target column and ``x2 = x1 + w`` one past the
+    last (how ``x, y, w, h`` boxes read), the mirrored target covers ``[W - x2, W - x1)``: the
+    official box lands one pixel left of it. ``exact=True`` (opt-in) maps ``x -> W - x``, which
+    follows the target's pixels. Acts on ``imgs`` and ``gt_bboxes`` (before cropping).
 
     Args:
         prob: probability per sample (official 0.5).
+        exact: mirror boxes with ``W - x`` instead of the official ``W - 1 - x``.
     """
 
-    def __init__(self, prob: float = 0.5) -> None:
+    def __init__(self, prob: float = 0.5, exact: bool = False) -> None:
         self.prob = prob
+        self.exact = exact
 
     def transform(self, results: dict) -> dict:
         if self.prob > 0 and np.random.random() < self.prob:
             boxes = np.array(results['gt_bboxes'], np.float32)
             imgs = []
             for k, img in enumerate(results['imgs']):
-                width = img.shape[1]
-                boxes[k, [0, 2]] = width - boxes[k, [2, 0]]
+                right = img.shape[1] if self.exact else img.shape[1] - 1
+                boxes[k, [0, 2]] = right - boxes[k, [2, 0]]
                 imgs.append(np.ascontiguousarray(img[:, ::-1]))
             results['imgs'], results['gt_bboxes'] = imgs, boxes
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(prob={self.prob})'
+        return f'{self.__class__.__name__}(prob={self.prob}, exact={self.exact})'
 
 
 @TRANSFORMS.register_module()
@@ -248,10 +252,13 @@ class SOTTemplateSearchCrop(BaseTransform):
     * ``'continuous'``: our sub-pixel region, ``pad_value`` outside the frame, jitter redrawn (up
       to ``max_tries``) while the target's centre falls outside the crop.
 
-    Boxes map into the crop relative to the jittered box's centre and the region's side, in
-    continuous pixel coordinates (``S / 2 + (x - cx) * S / crop_sz``; the official training code
-    writes ``(S - 1) / 2``, its test-time mapping ``S / 2``: the mapping here is the one the
-    trackers invert at test time).
+    In the official modes, boxes map into the crop relative to the jittered box's centre with the
+    region's integer side, as the official ``transform_image_to_crop``: the centre goes to
+    ``(S - 1) / 2 + (c - c_jittered) * S / crop_sz`` (``box_mapping='official'``,
+    :func:`~ikun_mm.structures.sot_crop.box_to_crop_official`). The official trackers invert it
+    at test time with ``S / 2`` in place of ``(S - 1) / 2`` (half a crop pixel apart);
+    ``box_mapping='continuous'`` (opt-in) maps with ``S / 2``, the exact inverse of the test-time
+    mapping in continuous pixel coordinates. ``crop_mode='continuous'`` always maps continuously.
 
     Added keys: ``template_imgs`` (list of (h, h, 3)), ``search_imgs`` (list of (H, H, 3));
     ``gt_bboxes`` becomes crop pixels (array (N, 4)). Defaults: OSTrack-256 (template 128 at
@@ -263,6 +270,7 @@ class SOTTemplateSearchCrop(BaseTransform):
         template_jitter: (centre, scale) jitter factors of templates.
         search_jitter: (centre, scale) jitter factors of search frames.
         crop_mode: ``'ostrack'``, ``'pytracking'`` or ``'continuous'``.
+        box_mapping: ``'official'`` or ``'continuous'`` (official crop modes only).
         mask_stride: backbone stride of the mask check of ``'ostrack'`` (official 16).
         pad_value: colour outside the image in ``'continuous'`` mode (per channel, in the
             loaded channel order).
@@ -279,6 +287,7 @@ class SOTTemplateSearchCrop(BaseTransform):
                  template_jitter: Tuple[float, float] = (0., 0.),
                  search_jitter: Tuple[float, float] = (3., 0.25),
                  crop_mode: str = 'ostrack',
+                 box_mapping: str = 'official',
                  mask_stride: int = 16,
                  pad_value: Sequence[float] = IMAGENET_MEAN_BGR,
                  max_tries: int = 20) -> None:
@@ -290,7 +299,10 @@ class SOTTemplateSearchCrop(BaseTransform):
         self.search_size = search_size
         self.template_jitter = tuple(template_jitter)
         self.search_jitter = tuple(search_jitter)
+        if box_mapping not in ('official', 'continuous'):
+            raise ValueError(f"box_mapping must be 'official' or 'continuous', got {box_mapping!r}")
         self.crop_mode = crop_mode
+        self.box_mapping = box_mapping
         self.mask_stride = mask_stride
         self.pad_value = tuple(pad_value)
         self.max_tries = max_tries
@@ -333,6 +345,8 @@ class SOTTemplateSearchCrop(BaseTransform):
                     max(size // self.mask_stride, 1)).astype(int)
             if att.all() or att[np.ix_(grid, grid)].all():
                 return None
+        if self.box_mapping == 'official':
+            return crop, box_to_crop_official(box, jittered, crop_sz, size), att
         cx, cy = (jittered[0] + jittered[2]) / 2, (jittered[1] + jittered[3]) / 2
         return crop, box_to_crop(box, (cx, cy), crop_sz, size), att
 
