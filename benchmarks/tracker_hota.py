@@ -73,7 +73,7 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
         cfg.model.detector.det_dir = osp.join(data_root, DETECTION_DIR)
         if name.startswith('neuralsort') and nkf_checkpoint:
             cfg.model.tracker.motion.checkpoint = nkf_checkpoint
-        if name.startswith('neuralsort') and cfg_options:
+        if cfg_options:
             cfg.merge_from_dict(cfg_options)
         if name.startswith('neuralsort') and neuralsort_motion == 'kf':
             # the same tracker with mmdet's fixed filter, gated as the NKF is configured
@@ -118,8 +118,8 @@ def main():
     parser.add_argument('--neuralsort-motion', choices=['nkf', 'kf'], default='nkf',
                         help="NeuralSORT's motion model: the NKF, or mmdet's fixed KalmanFilter")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                        help='overrides of the NeuralSORT config, e.g. '
-                        'model.tracker.gate_with_motion=False')
+                        help='overrides of every listed tracker\'s config (list only the '
+                        'trackers they fit), e.g. model.tracker.gate_with_motion=False')
     parser.add_argument('--json', action='store_true', help='print JSON only')
     args = parser.parse_args()
     import torch

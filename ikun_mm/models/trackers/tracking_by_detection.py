@@ -88,14 +88,19 @@ class TrackingByDetection(BaseMOTModel):
         return not isinstance(self.detector, DetectionsFromFile) or self.reid is not None
 
     def frame_tensor(self, path: str) -> Tensor:
-        """Tensor (1, 3, H, W) of one frame (BGR), through the detector's data preprocessor."""
+        """Float tensor (1, 3, H, W) of one frame (BGR), through the detector's data
+        preprocessor (a detector without one, such as ``DetectionsFromFile``, gives the pixels as
+        read, 0..255; ``preprocess_cfg`` tells the trackers which normalisation it is)."""
         import mmcv
         img = mmcv.imread(path, channel_order='bgr')
         tensor = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         pre = getattr(self.detector, 'data_preprocessor', None)
         if pre is None:
             return tensor[None].float()
-        return pre(dict(inputs=[tensor]), False)['inputs']
+        out = pre(dict(inputs=[tensor]), False)['inputs']
+        if isinstance(out, (list, tuple)):  # mmengine's BaseDataPreprocessor does not stack
+            out = torch.stack(list(out))
+        return out.float()
 
     def loss(self, inputs, data_samples, **kwargs):
         raise NotImplementedError('TrackingByDetection only tracks; train the detector, ReID '

@@ -264,7 +264,7 @@ def test_reid_config_tracks_with_pixels(mini_refer_kitti):
 @pytest.mark.parametrize('name,tracker_type', [('deepsort', 'SORTTracker'),
                                                ('strongsort_reid', 'StrongSORTTracker')])
 def test_mmdet_reid_trackers_feed_the_reid_its_training_normalisation(mini_refer_kitti, name,
-                                                                      tracker_type):
+                                                                      tracker_type, monkeypatch):
     """mmdet's DeepSORT/StrongSORT with our ReID: the frames reach the tracker unnormalised
     (detections from file, no detector), and the tracker must renormalise the crops to the
     ReID's training normalisation (BGR -> RGB, ImageNet mean/std). On a frame of one colour the
@@ -292,8 +292,9 @@ def test_mmdet_reid_trackers_feed_the_reid_its_training_normalisation(mini_refer
     ann = load_video_annotation(mini_refer_kitti, video)
     width, height = ann.img_size
     bgr = (10., 100., 200.)
-    model.frame_tensor = lambda path: torch.tensor(bgr).view(1, 3, 1, 1).expand(
-        1, 3, height, width).contiguous()
+    import mmcv  # every frame read is one colour
+    monkeypatch.setattr(mmcv, 'imread', lambda path, **kwargs: np.broadcast_to(
+        np.array(bgr, np.uint8), (height, width, 3)).copy())
     res = track_video(model, ann.num_frames, ann.img_size, video=video, img_paths=ann.img_paths)
     assert len(res) and seen
     rgb = torch.tensor(bgr[::-1]).view(1, 3, 1, 1)
