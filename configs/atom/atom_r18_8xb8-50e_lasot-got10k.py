@@ -5,7 +5,7 @@
 # as pytracking (data section below).
 # Offline: put torchvision's ResNet-18 ImageNet file where `model.backbone.init_cfg.checkpoint`
 # points; the official pytracking ATOM weights load with
-# `ikun_mm.models.sot.atom_weights.load_official_atom_checkpoint`.
+# `ikun_mm.models.sot.atom.load_official_atom_checkpoint`.
 _base_ = ['../_base_/models/atom_r18.py', '../_base_/default_runtime.py']
 
 search_size = 288

@@ -124,7 +124,7 @@ def test_unknown_test_cfg_key_is_rejected():
 
 
 def test_hard_negatives_update_at_once_and_lost_targets_freeze_the_state(monkeypatch):
-    import ikun_mm.models.sot.atom as atom_module
+    import ikun_mm.models.sot.atom.tracker as atom_module
     torch.manual_seed(0)
     model = MODELS.build(dict(TINY_ATOM, test_cfg=dict(TINY_ATOM['test_cfg'],
                                                        update_interval=100))).eval()
@@ -158,7 +158,7 @@ def test_hard_negatives_update_at_once_and_lost_targets_freeze_the_state(monkeyp
 
 def test_iou_target_is_two_iou_minus_one_with_mse(monkeypatch):
     # pytracking: ATOMProcessing maps the proposal IoU to 2 * IoU - 1, AtomActor takes the MSE
-    import ikun_mm.models.sot.atom as atom_module
+    import ikun_mm.models.sot.atom.tracker as atom_module
     torch.manual_seed(0)
     model = MODELS.build(TINY_ATOM)
     inputs, samples = _batch()
@@ -220,7 +220,7 @@ def test_peak_is_read_on_the_upsampled_map_at_pixel_precision(monkeypatch):
 
 
 def test_filter_updates_on_schedule_whatever_the_flag(monkeypatch):
-    import ikun_mm.models.sot.atom as atom_module
+    import ikun_mm.models.sot.atom.tracker as atom_module
     torch.manual_seed(0)
     model = MODELS.build(dict(TINY_ATOM, test_cfg=dict(TINY_ATOM['test_cfg'],
                                                        update_interval=2))).eval()

@@ -1,8 +1,8 @@
 """ATOM box maths: IoU, proposal sampling, refinement by gradient ascent, top-k fusion."""
 import torch
 
-from ikun_mm.models.sot.atom_boxes import (aligned_iou_xywh, fuse_top_k, jitter_boxes,
-                                           refine_boxes_by_iou, sample_proposals)
+from ikun_mm.models.sot.atom.boxes import (aligned_iou_xywh, fuse_top_k, jitter_boxes,
+                                          refine_boxes_by_iou, sample_proposals)
 
 
 def test_aligned_iou_closed_form():

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from ikun_mm.models.sot.atom_classifier import (OnlineClassifier, fourier_upsample,
-                                                gaussian_label, localize_target, mlu,
-                                                update_sample_weights)
+from ikun_mm.models.sot.atom.classifier import (OnlineClassifier, fourier_upsample,
+                                               gaussian_label, localize_target, mlu,
+                                               update_sample_weights)
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from ikun_mm.models.sot.atom_augment import augment_first_frame
-from ikun_mm.models.sot.atom_iou_net import ATOMIoUNet  # noqa: F401 (registers it)
+from ikun_mm.models.sot.atom.augment import augment_first_frame
+from ikun_mm.models.sot.atom.iou_net import ATOMIoUNet  # noqa: F401 (registers it)
 from ikun_mm.registry import MODELS
 
 

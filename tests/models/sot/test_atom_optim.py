@@ -1,7 +1,7 @@
 """Conjugate gradient and Gauss-Newton against direct solves and known minima."""
 import torch
 
-from ikun_mm.models.sot.atom_optim import conjugate_gradient, gauss_newton
+from ikun_mm.models.sot.atom.optim import conjugate_gradient, gauss_newton
 
 
 def test_cg_matches_direct_regularised_least_squares():

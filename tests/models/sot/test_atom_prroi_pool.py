@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ikun_mm.models.sot.prroi_pool import PrRoIPool2d, prroi_pool, triangle_kernel_integral
+from ikun_mm.models.sot.atom.prroi_pool import PrRoIPool2d, prroi_pool, triangle_kernel_integral
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from ikun_mm.models.sot.atom_weights import (convert_official_atom_key,
-                                             load_official_atom_checkpoint)
-from ikun_mm.models.sot.prroi_pool import PrRoIPool2d
+from ikun_mm.models.sot.atom.prroi_pool import PrRoIPool2d
+from ikun_mm.models.sot.atom.weights import convert_official_atom_key, load_official_atom_checkpoint
 from ikun_mm.registry import MODELS
 
 

@@ -3,12 +3,12 @@
 Two components on shared ResNet-18 features of a square search region (``search_factor`` = 5
 times ``sqrt(w h)`` around the previous target, resized to ``search_size`` = 288):
 
-* **target estimation**, learnt offline: :class:`~.atom_iou_net.ATOMIoUNet` predicts the IoU of a
+* **target estimation**, learnt offline: :class:`~.iou_net.ATOMIoUNet` predicts the IoU of a
   candidate box with the target, conditioned on the first frame through a modulation vector.
   Training (:meth:`ATOM.loss`) samples 16 jittered proposals around the test-frame target
   (pytracking's ``perturb_box``) and regresses ``2 * IoU - 1`` with MSE, as pytracking's
   ``ATOMProcessing`` and ``AtomActor``; the backbone is frozen in the paper setting.
-* **target classification**, learnt online: :class:`~.atom_classifier.OnlineClassifier` (1x1
+* **target classification**, learnt online: :class:`~.classifier.OnlineClassifier` (1x1
   projection to 64 channels + 4x4 filter on layer3 features) is fitted with Gauss-Newton + CG on
   the augmented first frame, refitted every ``update_interval`` frames (ATOM's
   ``train_skipping``) whatever the frame's flag, and at once after a hard negative.
@@ -23,7 +23,7 @@ memory with a Gaussian label of standard deviation ``output_sigma_factor * sqrt(
 feature cells (isotropic, fixed from the first frame).
 
 Differences from pytracking's tracker, on purpose: the first-frame augmentations warp the crop
-itself (see :mod:`.atom_augment`); the target size is clamped to the frame and to at least
+itself (see :mod:`.augment`); the target size is clamped to the frame and to at least
 ``min_target_size`` pixels, and the centre to the frame (pytracking keeps the centre within
 0.3 target sizes outside the frame and does not clamp the size); when every refined box has an
 extreme aspect ratio the mean of the best ``top_k`` of all boxes is used (pytracking keeps the
@@ -38,11 +38,11 @@ from torch import Tensor
 
 from ikun_mm.registry import MODELS
 from ikun_mm.structures import SOTDataSample
-from .atom_augment import augment_first_frame
-from .atom_boxes import fuse_top_k, jitter_boxes, refine_boxes_by_iou, sample_proposals
-from .atom_classifier import OnlineClassifier, fourier_upsample, gaussian_label, localize_target
-from .atom_iou_net import ATOMIoUNet  # noqa: F401 (registers the default IoU predictor)
-from .base_sot import BaseSOTModel
+from ..base_sot import BaseSOTModel
+from .augment import augment_first_frame
+from .boxes import fuse_top_k, jitter_boxes, refine_boxes_by_iou, sample_proposals
+from .classifier import OnlineClassifier, fourier_upsample, gaussian_label, localize_target
+from .iou_net import ATOMIoUNet  # noqa: F401 (registers the default IoU predictor)
 
 FeatPair = Tuple[Tensor, Tensor]
 
@@ -207,7 +207,7 @@ class ATOM(BaseSOTModel):
         centre and one cell is ``img_support_sz / output_sz`` crop pixels. Here: cell ``j`` is
         crop pixel ``p_j = S / 2 + (j - M // 2) * S / M`` (``S`` = ``search_size``, ``M`` =
         ``round(score_upsample_factor * S)``), i.e. score-cell coordinate ``p_j / stride - 0.5 -
-        score_offset`` (see :mod:`.atom_classifier`).
+        score_offset`` (see :mod:`.classifier`).
 
         Returns:
             tuple: crop pixels (M,) of the cells and their score-cell coordinates (M,).

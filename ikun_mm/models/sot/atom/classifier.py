@@ -7,7 +7,7 @@ target by minimising
 
     L(f, P) = sum_j w_j ||act(f * (P x_j)) - y_j||^2 + lambda_f ||f||^2 + lambda_P ||P||^2
 
-with Gauss-Newton + conjugate gradient (:func:`~.atom_optim.gauss_newton`): on the first frame
+with Gauss-Newton + conjugate gradient (:func:`~.optim.gauss_newton`): on the first frame
 over ``(f, P)`` from the augmented first-frame samples, later over ``f`` alone from a weighted
 sample memory, every ``update_interval`` frames or at once after a hard negative.
 
@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .atom_optim import gauss_newton
+from .optim import gauss_newton
 
 
 def mlu(x: Tensor, alpha: float) -> Tensor:

@@ -9,9 +9,9 @@ candidate boxes, predict each candidate's IoU with the (unknown) test-frame targ
                       modulation vector -> PrRoIPool(candidate box) (5x5 on layer2, 3x3 on
                       layer3) -> fc -> concatenated -> linear -> IoU.
 
-Trained with MSE against the IoU of jittered proposals (:func:`~.atom_boxes.sample_proposals`).
+Trained with MSE against the IoU of jittered proposals (:func:`~.boxes.sample_proposals`).
 The layer layout follows the paper's network so that the official weights map onto it
-(:mod:`.atom_weights`); channel widths are arguments so the small CPU configs can shrink them.
+(:mod:`.weights`); channel widths are arguments so the small CPU configs can shrink them.
 """
 import warnings
 from typing import Optional, Sequence, Tuple
@@ -22,7 +22,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ikun_mm.registry import MODELS
-from .atom_boxes import xywh_to_xyxy
+from .boxes import xywh_to_xyxy
 from .prroi_pool import PrRoIPool2d
 
 FeatPair = Tuple[Tensor, Tensor]
