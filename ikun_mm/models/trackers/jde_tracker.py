@@ -26,64 +26,19 @@ Output boxes are the Kalman-updated states of the tracked, confirmed tracks, as 
 Deliberate differences: ids start at 0 per video (mmdet convention); association is
 class-agnostic as in FairMOT (labels are carried along).
 """
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
-import lap
 import numpy as np
 import torch
 from mmdet.models.trackers import BaseTracker
 from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import bbox_cxcyah_to_xyxy, bbox_overlaps, bbox_xyxy_to_cxcyah
+from mmdet.structures.bbox import bbox_cxcyah_to_xyxy, bbox_xyxy_to_cxcyah
 from mmengine.structures import InstanceData
 
 from ikun_mm.registry import MODELS, TASK_UTILS
+from .matching import embedding_distance, fuse_motion, iou_cost, linear_assignment
 
 TRACKED, LOST = 'tracked', 'lost'
-
-
-def linear_assignment(cost: np.ndarray, thr: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hungarian matching (``lap.lapjv``) keeping pairs with ``cost <= thr``.
-
-    Args:
-        cost: array of shape (T, D); ``inf`` forbids a pair.
-
-    Returns:
-        ``matches`` (K, 2) int array of (row, col), unmatched rows, unmatched cols.
-    """
-    rows, cols = cost.shape
-    if cost.size == 0:
-        return np.zeros((0, 2), int), np.arange(rows), np.arange(cols)
-    finite = np.where(np.isfinite(cost), cost, thr + 1e5)
-    _, x, y = lap.lapjv(finite, extend_cost=True, cost_limit=thr)
-    matches = np.array([[i, j] for i, j in enumerate(x) if j >= 0], int).reshape(-1, 2)
-    return matches, np.where(x < 0)[0], np.where(y < 0)[0]
-
-
-def embedding_distance(track_embeds: np.ndarray, det_embeds: np.ndarray) -> np.ndarray:
-    """Cosine distance ``max(0, 1 - <t, d>)`` of L2-normalised embeddings, shape (T, D)."""
-    if len(track_embeds) == 0 or len(det_embeds) == 0:
-        return np.zeros((len(track_embeds), len(det_embeds)))
-    return np.maximum(0.0, 1.0 - track_embeds @ det_embeds.T)
-
-
-def fuse_motion(cost: np.ndarray, maha: np.ndarray, gate: float, lambda_: float) -> np.ndarray:
-    """``lambda * cost + (1 - lambda) * maha``, ``inf`` where ``maha > gate``.
-
-    Args:
-        cost: appearance cost (T, D). maha: squared Mahalanobis distances (T, D).
-    """
-    fused = lambda_ * cost + (1 - lambda_) * maha
-    fused[maha > gate] = np.inf
-    return fused
-
-
-def iou_distance(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """``1 - IoU`` of xyxy boxes, shape (A, B)."""
-    if len(boxes_a) == 0 or len(boxes_b) == 0:
-        return np.zeros((len(boxes_a), len(boxes_b)))
-    ious = bbox_overlaps(torch.as_tensor(boxes_a, dtype=torch.float64),
-                         torch.as_tensor(boxes_b, dtype=torch.float64))
-    return 1.0 - ious.numpy()
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -223,7 +178,7 @@ class JDETracker(BaseTracker):
         # 2. IoU for the remaining tracked ones
         rest = [confirmed[r] for r in u_trk if self.tracks[confirmed[r]]['state'] == TRACKED]
         matches, u_trk, u_det2 = linear_assignment(
-            iou_distance(self._boxes(rest), boxes[u_det]), self.match_thr_iou)
+            iou_cost(self._boxes(rest), boxes[u_det]), self.match_thr_iou)
         for r, c in matches:
             self._update_track(rest[r], boxes[u_det[c]], embeds[u_det[c]], scores[u_det[c]],
                                frame_id)
@@ -232,7 +187,7 @@ class JDETracker(BaseTracker):
         u_det = u_det[u_det2]
         # 3. unconfirmed tracks
         matches, u_unc, u_det3 = linear_assignment(
-            iou_distance(self._boxes(unconfirmed), boxes[u_det]), self.match_thr_unconfirmed)
+            iou_cost(self._boxes(unconfirmed), boxes[u_det]), self.match_thr_unconfirmed)
         for r, c in matches:
             self._update_track(unconfirmed[r], boxes[u_det[c]], embeds[u_det[c]],
                                scores[u_det[c]], frame_id)
@@ -270,7 +225,7 @@ class JDETracker(BaseTracker):
     def _remove_duplicates(self) -> None:
         tracked = [i for i, t in self.tracks.items() if t['state'] == TRACKED]
         lost = [i for i, t in self.tracks.items() if t['state'] == LOST]
-        dist = iou_distance(self._boxes(tracked), self._boxes(lost))
+        dist = iou_cost(self._boxes(tracked), self._boxes(lost))
         drop = set()
         for p, q in zip(*np.where(dist < self.duplicate_iou_dist)):
             tp, tq = self.tracks[tracked[p]], self.tracks[lost[q]]

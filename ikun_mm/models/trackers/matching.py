@@ -1,4 +1,4 @@
-"""Pure association functions of NeuralSORT (numpy in, numpy out, no tracker state).
+"""Pure association functions of the trackers (numpy in, numpy out, no tracker state).
 
 DeepSORT's association, one function per idea, so each can be pinned with closed-form numbers:
 
@@ -13,8 +13,10 @@ DeepSORT's association, one function per idea, so each can be pinned with closed
 * :func:`matching_cascade`: DeepSORT's matching cascade, which gives priority to tracks seen
   more recently (frames since the last match ``1, 2, ..., depth``);
 
-and OC-SORT's helpers: :func:`direction_consistency_cost` (velocity-direction consistency) and
-:func:`visible_fraction` (terminating tracks that leave the image).
+OC-SORT's helpers: :func:`direction_consistency_cost` (velocity-direction consistency) and
+:func:`visible_fraction` (terminating tracks that leave the image); and FairMOT's (JDE's) costs:
+:func:`embedding_distance` and :func:`fuse_motion`. Every tracker of ikun_mm (``NeuralSORTTracker``,
+``JDETracker``) matches with the one :func:`linear_assignment`.
 
 Box arrays are ``xyxy`` in pixels; "N" counts tracks, "M" detections, "D" feature channels.
 """
@@ -41,7 +43,8 @@ def linear_assignment(cost: np.ndarray, max_cost: float) -> Matches:
     """Minimum-cost one-to-one matching keeping only pairs with ``cost <= max_cost``.
 
     Args:
-        cost: array of shape (N, M).
+        cost: array of shape (N, M); a pair above ``max_cost``, ``inf`` or ``nan`` is never
+            matched.
         max_cost: largest accepted cost.
 
     Returns:
@@ -52,6 +55,8 @@ def linear_assignment(cost: np.ndarray, max_cost: float) -> Matches:
     n, m = cost.shape
     if n == 0 or m == 0:
         return np.zeros((0, 2), int), np.arange(n), np.arange(m)
+    # inf / nan forbid a pair (FairMOT's convention); lap needs finite costs
+    cost = np.where(np.isfinite(cost), cost, max_cost + FORBIDDEN)
     _, row_to_col, _ = lap.lapjv(cost, extend_cost=True, cost_limit=max_cost)
     matches = np.array([(r, c) for r, c in enumerate(row_to_col) if c >= 0], int).reshape(-1, 2)
     matches = matches[cost[matches[:, 0], matches[:, 1]] <= max_cost]
@@ -167,6 +172,22 @@ def box_iou(boxes1: np.ndarray, boxes2: np.ndarray, eps: float = 1e-6) -> np.nda
 def iou_cost(track_boxes: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
     """``1 - IoU`` (N, M) of track boxes (N, 4) and detections (M, 4), xyxy."""
     return 1 - box_iou(track_boxes, det_boxes)
+
+
+def embedding_distance(track_embeds: np.ndarray, det_embeds: np.ndarray) -> np.ndarray:
+    """FairMOT's appearance cost: ``max(0, 1 - <t, d>)`` (N, M) of L2-normalised track (N, D)
+    and detection (M, D) embeddings."""
+    if len(track_embeds) == 0 or len(det_embeds) == 0:
+        return np.zeros((len(track_embeds), len(det_embeds)))
+    return np.maximum(0.0, 1.0 - track_embeds @ det_embeds.T)
+
+
+def fuse_motion(cost: np.ndarray, maha: np.ndarray, gate: float, lambda_: float) -> np.ndarray:
+    """FairMOT's (JDE's) motion fusion: ``lambda * cost + (1 - lambda) * maha`` (N, M), ``inf``
+    where the squared Mahalanobis distance ``maha`` (N, M) exceeds ``gate``."""
+    fused = lambda_ * cost + (1 - lambda_) * maha
+    fused[maha > gate] = np.inf
+    return fused
 
 
 def gate_cost(cost: np.ndarray,

@@ -7,8 +7,8 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from ikun_mm.models.trackers.jde_tracker import (embedding_distance, fuse_motion,
-                                                 linear_assignment)
+from ikun_mm.models.trackers.matching import (embedding_distance, fuse_motion,
+                                              linear_assignment)
 from ikun_mm.registry import MODELS
 
 
@@ -35,7 +35,7 @@ def test_pure_functions():
     np.testing.assert_allclose(fused[0, 0], 0.98 * 0.1 + 0.02 * 1.0)
     assert np.isinf(fused[0, 1])
     matches, u_a, u_b = linear_assignment(np.array([[0.1, 0.9], [0.8, 0.7], [np.inf, 0.2]]),
-                                          thr=0.5)
+                                          max_cost=0.5)
     assert sorted(map(tuple, matches.tolist())) == [(0, 0), (2, 1)]
     assert u_a.tolist() == [1] and u_b.tolist() == []
 
