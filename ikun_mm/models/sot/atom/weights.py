@@ -32,13 +32,15 @@ stops at layer3 (``num_stages=3``), ``feature_extractor.layer4.*``. The official
 ``fc*_rt.bn`` is a ``BatchNorm2d`` on (N, C, 1, 1); ours is a ``BatchNorm1d`` with identical
 parameters and statistics.
 """
-import pickle
 import re
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor, nn
+
+from ikun_mm.utils.checkpoint import (CheckpointMismatchError, load_state_dict_strict,
+                                      read_checkpoint)
 
 _IOU_BLOCKS = {
     'conv3_1r': 'ref_conv3', 'conv4_1r': 'ref_conv4', 'fc3_1r': 'ref_fc3',
@@ -96,49 +98,19 @@ def convert_official_atom_state_dict(
     return out
 
 
-class _Placeholder:
-    """Stands in for a pickled object whose class cannot be imported (pytracking's own)."""
-
-    def __init__(self, *args, **kwargs):
-        self.args = args
-
-    def __setstate__(self, state):
-        self.state = state
-
-
-class _TolerantUnpickler(pickle.Unpickler):
-    """Unpickler that turns classes of unavailable modules into :class:`_Placeholder`."""
-
-    def find_class(self, module: str, name: str):
-        try:
-            return super().find_class(module, name)
-        except (ImportError, AttributeError):
-            return _Placeholder
-
-
-class _TolerantPickle:
-    """``pickle_module`` for ``torch.load`` that tolerates pytracking's pickled objects."""
-    Unpickler = _TolerantUnpickler
-    load = pickle.load
-    __name__ = 'ikun_mm_tolerant_pickle'
-
-
 def read_official_atom_checkpoint(path: str) -> Dict[str, Tensor]:
     """The ``'net'`` state dict of an official ATOM checkpoint file.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file holds no ``'net'`` state dict.
+        UnreadableCheckpointError: torch cannot read the file.
+        CheckpointMismatchError: (a ``ValueError``) the file holds no ``'net'`` state dict.
     """
-    try:
-        ckpt = torch.load(path, map_location='cpu', pickle_module=_TolerantPickle,
-                          weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f'ATOM checkpoint {path} does not exist') from None
+    ckpt = read_checkpoint(path, map_location='cpu', tolerate_unknown_classes=True)
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get('net'), dict):
         keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f'{path} is not an official ATOM checkpoint: expected a dict with a '
-                         f'"net" state dict, found {keys}')
+        raise CheckpointMismatchError(f'{path} is not an official ATOM checkpoint: expected a '
+                                      f'dict with a "net" state dict, found {keys}')
     return ckpt['net']
 
 
@@ -154,9 +126,10 @@ def load_official_atom_checkpoint(model: nn.Module, path: str) -> List[str]:
         list[str]: the official keys that were dropped on purpose.
 
     Raises:
-        KeyError: an official name outside the known layout, or parameters missing / left
-            unused after the mapping (their names are listed).
-        ValueError: shape mismatches (listed with both shapes).
+        KeyError: an official name outside the known layout.
+        CheckpointMismatchError: (a ``KeyError`` and a ``ValueError``) parameters missing or
+            left unused after the mapping, or shape mismatches; the message names the file and
+            lists them (:func:`~ikun_mm.utils.checkpoint.load_state_dict_strict`).
     """
     official = read_official_atom_checkpoint(path)
     own = model.state_dict()
@@ -166,14 +139,5 @@ def load_official_atom_checkpoint(model: nn.Module, path: str) -> List[str]:
     converted = convert_official_atom_state_dict(official, drop)
     dropped = [k for k in official if _DROPPED.match(k) or (
         drop and k.startswith('feature_extractor.layer4.'))]
-    missing = sorted(set(own) - set(converted))
-    unexpected = sorted(set(converted) - set(own))
-    if missing or unexpected:
-        raise KeyError(f'{path}: official ATOM weights do not fit the model; missing in the '
-                       f'checkpoint: {missing}; not in the model: {unexpected}')
-    mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-                  for k, v in converted.items() if v.shape != own[k].shape]
-    if mismatched:
-        raise ValueError(f'{path}: shape mismatch for ' + '; '.join(mismatched))
-    model.load_state_dict(converted, strict=True)
+    load_state_dict_strict(model, converted, path, what='ATOM (official weights)')
     return dropped
