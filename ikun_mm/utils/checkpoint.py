@@ -188,7 +188,7 @@ def _matches(key: str, patterns: Sequence[str]) -> bool:
 def load_state_dict_strict(module: torch.nn.Module, state_dict: Dict[str, torch.Tensor],
                            filename: str, allow_missing: Sequence[str] = (),
                            allow_unexpected: Sequence[str] = (),
-                           what: Optional[str] = None) -> List[str]:
+                           what: Optional[str] = None, hint: str = '') -> List[str]:
     """``module.load_state_dict(state_dict)``, strict, with one error that names everything.
 
     Args:
@@ -202,6 +202,7 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict: Dict[str, torch.
             have and that are ignored.
         what (str, optional): what is being loaded, for the message (default: the module's
             class name).
+        hint (str): appended to the message (e.g. which file was expected).
 
     Returns:
         list[str]: the module's keys that were allowed to be missing and kept their values.
@@ -229,7 +230,8 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict: Dict[str, torch.
         if shapes:
             parts.append(f'{len(shapes)} shape mismatches: {_head(shapes)}')
         raise CheckpointMismatchError(
-            f'{filename}: cannot load {what or type(module).__name__}: ' + '; '.join(parts))
+            f'{filename}: cannot load {what or type(module).__name__}: ' + '; '.join(parts)
+            + (f'. {hint}' if hint else ''))
     module.load_state_dict({k: v for k, v in state_dict.items() if k in own}, strict=False)
     return allowed
 
@@ -269,3 +271,48 @@ def checkpoint_problem(filename: str) -> Optional[str]:
     except (UnreadableCheckpointError, FileNotFoundError) as exc:
         return str(exc)
     return None
+
+
+def save_new_checkpoint(obj: object, path: str, overwrite: bool = False) -> str:
+    """Write ``obj`` to a NEW checkpoint file ``path`` (``torch.save``), whole or not at all.
+
+    The file is written to a temporary file in the same folder and renamed into place
+    (``os.replace``), so an interrupted save never leaves a truncated checkpoint under ``path``.
+    The folder is created when missing.
+
+    Args:
+        obj: what to save (a checkpoint dict).
+        path: the file to create.
+        overwrite: replace an existing ``path`` (default: refuse).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        FileExistsError: ``path`` exists (checked before and again right before the rename)
+            and ``overwrite`` is false; the message names it.
+    """
+    import os
+    import tempfile
+
+    path = osp.expanduser(str(path))
+
+    def refuse_existing():
+        if osp.exists(path) and not overwrite:
+            raise FileExistsError(f'{path} exists; pass --overwrite to replace it, or choose '
+                                  'another --out')
+
+    refuse_existing()
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.partial')
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        refuse_existing()  # the file may have appeared while ``obj`` was being written
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path

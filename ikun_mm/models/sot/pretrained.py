@@ -60,6 +60,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                      state_dict_from_checkpoint)
+
 _OSTRACK_DROP = ('backbone.cls_token', 'backbone.pos_embed')
 
 
@@ -176,19 +179,8 @@ def _load_strict(module: nn.Module, state: Dict[str, Tensor], path: str, what: s
                  hint: str) -> None:
     """Load ``state`` into ``module``; every parameter and buffer must be in it (BN
     ``num_batches_tracked`` excepted) with the right shape, and nothing else may be."""
-    own = module.state_dict()
-    missing = sorted(k for k in own if k not in state and not k.endswith('num_batches_tracked'))
-    unexpected = sorted(k for k in state if k not in own)
-    shape = sorted(f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-                   for k, v in state.items() if k in own and own[k].shape != v.shape)
-    if missing or unexpected or shape:
-        raise RuntimeError(
-            f'{what} checkpoint {path} does not fit {type(module).__name__}: {len(missing)} '
-            f'missing keys {missing[:8]}, {len(unexpected)} unexpected keys {unexpected[:8]}, '
-            f'{len(shape)} shape mismatches {shape[:4]}. {hint}')
-    with torch.no_grad():
-        for key, value in state.items():
-            own[key].copy_(value.to(own[key].dtype))
+    load_state_dict_strict(module, state, path, allow_missing=('*num_batches_tracked', ),
+                           what=f'{what} checkpoint into {type(module).__name__}', hint=hint)
 
 
 VIT_HINT = ('Expected an MAE ViT-B/16 checkpoint (mae_pretrain_vit_base.pth of '
@@ -231,20 +223,9 @@ CONVERTERS: Dict[str, Callable[[Dict[str, Tensor]], Dict[str, Tensor]]] = {
 def read_official_state_dict(path: str) -> Dict[str, Tensor]:
     """The state dict of an official checkpoint file (``'net'``, ``'model'`` or
     ``'state_dict'`` entry, or the file itself when it is a plain state dict)."""
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f'checkpoint {path} does not exist') from None
-    except Exception as e:  # noqa: BLE001 - re-raised with the file name
-        raise RuntimeError(f'checkpoint {path} could not be read: {e}') from e
-    if isinstance(ckpt, dict):
-        for key in ('net', 'model', 'state_dict'):
-            if isinstance(ckpt.get(key), dict):
-                return ckpt[key]
-        if all(isinstance(v, Tensor) for v in ckpt.values()):
-            return ckpt
-    raise RuntimeError(f'checkpoint {path} holds no state dict (expected a "net", "model" or '
-                       '"state_dict" entry)')
+    ckpt = read_checkpoint(path, map_location='cpu')
+    return state_dict_from_checkpoint(ckpt, path, keys=('net', 'model', 'state_dict'),
+                                      strip_prefixes=())
 
 
 def load_official_checkpoint(model: nn.Module, path: str, arch: str) -> List[str]:
@@ -264,17 +245,7 @@ def load_official_checkpoint(model: nn.Module, path: str, arch: str) -> List[str
     if arch not in CONVERTERS:
         raise ValueError(f'unknown arch {arch!r}; expected one of {sorted(CONVERTERS)}')
     state = CONVERTERS[arch](read_official_state_dict(path))
-    own = model.state_dict()
-    unexpected = sorted(k for k in state if k not in own)
-    missing = sorted(k for k in own if k not in state)
-    tolerated = [k for k in missing if k.endswith('num_batches_tracked')]
-    missing = [k for k in missing if k not in tolerated]
-    shape = sorted(f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-                   for k, v in state.items() if k in own and own[k].shape != v.shape)
-    if unexpected or missing or shape:
-        raise RuntimeError(
-            f'official {arch} checkpoint {path} does not fit {type(model).__name__}: '
-            f'{len(missing)} missing keys {missing[:8]}, {len(unexpected)} unexpected keys '
-            f'{unexpected[:8]}, {len(shape)} shape mismatches {shape[:4]}')
-    model.load_state_dict(state, strict=False)
+    tolerated = load_state_dict_strict(
+        model, state, path, allow_missing=('*num_batches_tracked', ),
+        what=f'official {arch} checkpoint into {type(model).__name__}')
     return tolerated
