@@ -1,18 +1,19 @@
 from .expression_synonyms import (REFER_KITTI_SYNONYMS, SYNONYM_TABLES, canonical_sentence,
                                   merge_synonymous_expressions, resolve_synonyms)
 from .refer_kitti import ReferKittiDataset, positive_box_counts
-from .refer_kitti_io import (Expression, ReferKittiFormatError, VideoAnnotation,
-                             load_detections, load_expressions, load_video_annotation,
-                             resolve_videos)
+from .refer_kitti_io import (Expression, ReferKittiFormatError, VideoAnnotation, load_detections,
+                             load_expressions, load_video_annotation, resolve_videos)
+from .refer_kitti_windows import ReferKittiWindowDataset
+from .sot_dataset import (COCOSeqDataset, GOT10kDataset, LaSOTDataset, SOTDataset, SOTFormatError,
+                          SOTMixedDataset, TrackingNetDataset)
+from .sot_frame_sampler import SOTFrameSampler
+from .track_sequences import TrackSequenceDataset
 
 __all__ = [
-    'ReferKittiDataset', 'positive_box_counts', 'REFER_KITTI_SYNONYMS', 'SYNONYM_TABLES',
-    'canonical_sentence', 'merge_synonymous_expressions', 'resolve_synonyms', 'Expression',
-    'ReferKittiFormatError', 'VideoAnnotation', 'load_detections', 'load_expressions',
-    'load_video_annotation', 'resolve_videos'
+    'COCOSeqDataset', 'Expression', 'GOT10kDataset', 'LaSOTDataset', 'REFER_KITTI_SYNONYMS',
+    'ReferKittiDataset', 'ReferKittiFormatError', 'ReferKittiWindowDataset', 'SOTDataset',
+    'SOTFormatError', 'SOTFrameSampler', 'SOTMixedDataset', 'SYNONYM_TABLES',
+    'TrackSequenceDataset', 'TrackingNetDataset', 'VideoAnnotation', 'canonical_sentence',
+    'load_detections', 'load_expressions', 'load_video_annotation', 'merge_synonymous_expressions',
+    'positive_box_counts', 'resolve_synonyms', 'resolve_videos'
 ]
-from .track_sequences import TrackSequenceDataset  # noqa: F401
-from .refer_kitti_windows import ReferKittiWindowDataset  # noqa: F401,E402
-from .sot_dataset import (COCOSeqDataset, GOT10kDataset, LaSOTDataset,  # noqa: F401
-                          SOTDataset, SOTFormatError, SOTMixedDataset, TrackingNetDataset)
-from .sot_frame_sampler import SOTFrameSampler  # noqa: F401

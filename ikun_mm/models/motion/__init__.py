@@ -5,7 +5,7 @@ from .nkf import (NeuralKalmanFilter, NoiseNet, fixed_measurement_var, fixed_pro
 from .nkf_regressor import NKFRegressor, box_regression_error
 
 __all__ = [
-    'NeuralKalmanFilter', 'NoiseNet', 'NKFRegressor', 'box_regression_error',
+    'NKFRegressor', 'NeuralKalmanFilter', 'NoiseNet', 'box_regression_error',
     'fixed_measurement_var', 'fixed_process_var', 'kalman_predict', 'kalman_project',
     'kalman_update', 'mahalanobis_sq', 'xyah_to_xyxy', 'xyxy_to_xyah'
 ]

@@ -8,14 +8,13 @@ from .kum import (CascadeAttentionKUM, CrossCorrelationKUM, KUMText, LocalGlobal
                   TextFirstKUM)
 from .losses import CosineFocalLoss, cosine_focal_loss
 from .official_weights import convert_official_state_dict, official_state_dict
+from .referring_tracker import ReferringTracker, referred_rows, tracks_from_rows
 
 __all__ = [
-    'IKUN', 'IKUNDataPreprocessor', 'IKUNVisualEncoder', 'CLIPResNetBackbone',
-    'TinyConvBackbone', 'CLIPTextEncoder', 'SentenceTransformerTextEncoder', 'TextFeatures',
-    'CascadeAttentionKUM', 'CrossCorrelationKUM', 'TextFirstKUM', 'NoTextKUM',
-    'LocalGlobalFusion', 'KUMText', 'convert_official_state_dict', 'official_state_dict',
-    'CosineFocalLoss', 'cosine_focal_loss', 'SimilarityCalibration',
-    'pseudo_frequency', 'positive_box_shares', 'score_tracks', 'TrackScores'
+    'CLIPResNetBackbone', 'CLIPTextEncoder', 'CascadeAttentionKUM', 'CosineFocalLoss',
+    'CrossCorrelationKUM', 'IKUN', 'IKUNDataPreprocessor', 'IKUNVisualEncoder', 'KUMText',
+    'LocalGlobalFusion', 'NoTextKUM', 'ReferringTracker', 'SentenceTransformerTextEncoder',
+    'SimilarityCalibration', 'TextFeatures', 'TextFirstKUM', 'TinyConvBackbone', 'TrackScores',
+    'convert_official_state_dict', 'cosine_focal_loss', 'official_state_dict',
+    'positive_box_shares', 'pseudo_frequency', 'referred_rows', 'score_tracks', 'tracks_from_rows'
 ]
-from .referring_tracker import (ReferringTracker, referred_rows,  # noqa: F401,E402
-                                tracks_from_rows)

@@ -2,7 +2,7 @@
 import torch
 
 from ikun_mm.models.sot.atom.boxes import (aligned_iou_xywh, fuse_top_k, jitter_boxes,
-                                          refine_boxes_by_iou, sample_proposals)
+                                           refine_boxes_by_iou, sample_proposals)
 
 
 def test_aligned_iou_closed_form():

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from ikun_mm.models.sot.atom.classifier import (OnlineClassifier, fourier_upsample,
-                                               gaussian_label, localize_target, mlu,
-                                               update_sample_weights)
+                                                gaussian_label, localize_target, mlu,
+                                                update_sample_weights)
 
 
 @pytest.fixture(autouse=True)
