@@ -203,10 +203,6 @@ class NeuralSORTTracker(BaseTracker):
                          for m, c in zip(means, covs)]).reshape(len(means), len(meas))
 
     # ---- BaseTracker overrides -------------------------------------------------------------------
-    @property
-    def confirmed_ids(self) -> List[int]:
-        return [i for i, t in self.tracks.items() if not t.tentative]
-
     def init_track(self, id: int, obj: Tuple[Tensor]) -> None:
         super().init_track(id, obj)
         track = self.tracks[id]
