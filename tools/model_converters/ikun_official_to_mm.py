@@ -58,22 +58,18 @@ def parse_args(argv=None):
 
 def convert(src: str, dst: str, kum: str, config: str = None, cfg_options=None) -> dict:
     """Convert SRC into DST; returns the ``meta`` written."""
-    from ikun_mm.models.referring.official_weights import (KUM_TYPES, convert_official_state_dict,
-                                                           official_state_dict)
+    from ikun_mm.models.referring.official_weights import KUM_TYPES, convert_official_state_dict
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
+    from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                          state_dict_from_checkpoint)
     if osp.exists(dst):
         raise FileExistsError(f'{dst} exists; choose another output path (nothing is '
                               'overwritten)')
-    if not osp.isfile(src):
-        raise FileNotFoundError(f'{src}: checkpoint file does not exist')
+    obj = read_checkpoint(src, map_location='cpu')
+    official = state_dict_from_checkpoint(obj, src, keys=('model', 'state_dict'))
     try:
-        obj = torch.load(src, map_location='cpu', weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-        raise RuntimeError(f'{src}: cannot read checkpoint ({type(exc).__name__}: {exc})') \
-            from exc
-    try:
-        state, dropped = convert_official_state_dict(official_state_dict(obj), kum)
+        state, dropped = convert_official_state_dict(official, kum)
     except ValueError as exc:
         raise ValueError(f'{src}: {exc}') from exc
 
@@ -93,8 +89,7 @@ def convert(src: str, dst: str, kum: str, config: str = None, cfg_options=None) 
     from_config = sorted(k for k in own if k.startswith('calibration.') and k not in state)
     for key in from_config:
         state[key] = own[key]
-    from ikun_mm.models.referring.encoders import load_strict
-    load_strict(model, state, src, f'the model of {config}')
+    load_state_dict_strict(model, state, src, what=f'the model of {config}')
     meta = dict(converted_from=osp.abspath(src), kum=kum, config=osp.abspath(config),
                 dropped_unused=dropped, kept_from_config=from_config,
                 epoch=obj.get('epoch') if isinstance(obj, dict) else None)

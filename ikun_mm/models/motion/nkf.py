@@ -47,6 +47,8 @@ import torch
 from torch import Tensor, nn
 
 from ikun_mm.registry import TASK_UTILS
+from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                      state_dict_from_checkpoint)
 
 ArrayLike = Union[np.ndarray, Tensor]
 
@@ -283,24 +285,20 @@ class NeuralKalmanFilter(nn.Module):
 
     # ---- checkpoint --------------------------------------------------------------------------
     def load_checkpoint(self, path: str) -> None:
-        """Load Q-Net/R-Net weights (strict). Raises ``FileNotFoundError``/``RuntimeError``."""
-        import os.path as osp
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'NeuralKalmanFilter checkpoint {path} does not exist')
-        try:
-            ckpt = torch.load(path, map_location='cpu', weights_only=False)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-            raise RuntimeError(
-                f'{path}: cannot read NeuralKalmanFilter checkpoint ({exc})') from exc
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-        if not isinstance(state, dict):
-            raise RuntimeError(f'{path}: not a state dict or mmengine checkpoint')
+        """Load Q-Net/R-Net weights (strict) from a state dict or an mmengine checkpoint of
+        ``NKFRegressor`` (its ``motion.`` prefix is removed).
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            UnreadableCheckpointError: (a ``RuntimeError``) torch cannot read the file.
+            CheckpointMismatchError: (a ``RuntimeError``) no state dict, or keys / shapes that
+                differ from this filter's; the message names the file and the keys.
+        """
+        state = state_dict_from_checkpoint(read_checkpoint(path, map_location='cpu'), path,
+                                           keys=('state_dict', ))
         if any(k.startswith('motion.') for k in state):
             state = {k[len('motion.'):]: v for k, v in state.items() if k.startswith('motion.')}
-        try:
-            self.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise RuntimeError(f'{path}: does not match NeuralKalmanFilter: {exc}') from exc
+        load_state_dict_strict(self, state, path)
 
     # ---- noise -------------------------------------------------------------------------------
     def process_var(self, mean: Tensor) -> Tensor:

@@ -26,6 +26,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from ikun_mm.registry import MODELS
+from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                      state_dict_from_checkpoint)
 
 
 class TextFeatures(NamedTuple):
@@ -54,49 +56,16 @@ def _warn_random_init(name: str) -> None:
 
 def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """Read a state dict from ``path``: a plain/mmengine checkpoint (``state_dict`` or ``model``
-    key) or a TorchScript archive such as OpenAI's ``RN50.pt``; a ``module.`` prefix is dropped.
+    key) or a TorchScript archive such as OpenAI's ``RN50.pt`` (``torch.load`` hands those to
+    ``torch.jit.load``); a ``module.`` prefix is dropped.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        RuntimeError: the file is neither a checkpoint nor a TorchScript archive.
+        UnreadableCheckpointError: (a ``RuntimeError``) torch cannot read the file.
+        CheckpointMismatchError: (a ``RuntimeError``) the file holds no state dict of tensors.
     """
-    from ikun_mm.utils.checkpoint import UnreadableCheckpointError, read_checkpoint
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: checkpoint file does not exist')
-    try:
-        obj = read_checkpoint(path, map_location='cpu')
-    except UnreadableCheckpointError as exc:  # may be a TorchScript archive
-        try:
-            obj = torch.jit.load(path, map_location='cpu').state_dict()
-        except Exception:  # noqa: BLE001 - the checkpoint error names the file
-            raise exc from None
-    if isinstance(obj, torch.jit.ScriptModule):
-        obj = obj.state_dict()
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            if key in obj and isinstance(obj[key], dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise RuntimeError(f'{path}: expected a state dict of tensors')
-    return {k[7:] if k.startswith('module.') else k: v for k, v in obj.items()}
-
-
-def load_strict(module: nn.Module, state: Dict[str, torch.Tensor], path: str,
-                what: str) -> None:
-    """``module.load_state_dict(state, strict=True)`` that raises one clear error naming the
-    file and the missing/unexpected/mis-shaped keys."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        def head(keys):
-            return keys[:8] + (['...'] if len(keys) > 8 else [])
-        raise RuntimeError(
-            f'{path}: cannot load {what}: missing keys {head(missing)}, unexpected keys '
-            f'{head(unexpected)}, shape mismatch {head(shapes)}')
-    module.load_state_dict(state, strict=True)
+    return state_dict_from_checkpoint(read_checkpoint(path, map_location='cpu'), path,
+                                      keys=('state_dict', 'model'))
 
 
 def _select(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
@@ -145,7 +114,8 @@ class CLIPResNetBackbone(BaseModule):
             if any(k.startswith('visual.') for k in state):
                 state = _select(state, 'visual.')
             state = {k: v for k, v in state.items() if not k.startswith('attnpool.')}
-            load_strict(self.tower, state, pretrained, f'the {model_name} image tower')
+            load_state_dict_strict(self.tower, state, pretrained,
+                                   what=f'the {model_name} image tower')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.tower
@@ -186,7 +156,7 @@ class TinyConvBackbone(BaseModule):
         if pretrained is None:
             _warn_random_init(type(self).__name__)
         else:
-            load_strict(self, read_state_dict(pretrained), pretrained, type(self).__name__)
+            load_state_dict_strict(self, read_state_dict(pretrained), pretrained)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
@@ -343,7 +313,8 @@ class CLIPTextEncoder(FrozenTextEncoder):
             drop = ('visual.', 'logit_scale', 'logit_bias', 'input_resolution',
                     'context_length', 'vocab_size', 'attn_mask')
             state = {k: v for k, v in state.items() if not k.startswith(drop)}
-            load_strict(self.tower, state, pretrained, f'the {model_name} text tower')
+            load_state_dict_strict(self.tower, state, pretrained,
+                                   what=f'the {model_name} text tower')
         if train_embeddings:
             self.trainable_params = ('tower.token_embedding.weight', 'tower.positional_embedding')
         self.freeze()
