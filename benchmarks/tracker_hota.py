@@ -1,14 +1,16 @@
 """HOTA (TrackEval) of NeuralSORT and mmdet's trackers on the same cached detections.
 
-    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti] [--split test|val|train|all]
+    python benchmarks/tracker_hota.py [--data-root data/mini_refer_kitti]
+        [--split test|val|train|all]
         [--trackers neuralsort neuralsort_reid deepsort strongsort_reid ocsort bytetrack sort
                     strongsort]
         [--nkf-checkpoint CKPT] [--reid-checkpoint CKPT] [--json]
 
-Every tracker is built from ``configs/neuralsort/<name>_mini_refer_kitti.py`` (they differ only
-in ``model.tracker``, and the ``*reid*``/``deepsort`` ones add ``model.reid``) and run on the data
-root's detection files; ground truth is each video's ``labels_with_ids``. Scores are combined
-over videos by TrackEval. Trackers with a ReID read the frames and need ``--reid-checkpoint``.
+Every tracker is built from ``configs/{neuralsort,baselines}/<name>_mini_refer_kitti.py`` (they
+differ only in ``model.tracker``, and the ``*reid*``/``deepsort`` ones add ``model.reid``) and
+run on the data root's detection files; ground truth is each video's ``labels_with_ids``. Scores
+are combined over videos by TrackEval. Trackers with a ReID read the frames and need
+``--reid-checkpoint``.
 
 Timing: ``ms/frame`` is the wall time of tracking divided by the number of frames (one thread);
 ``reid ms/frame`` is the part spent reading frames and in the ReID's forward (crops included in
@@ -68,8 +70,8 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
     frames = {v: a.num_frames for v, a in anns.items()}
     table = {}
     for name in trackers:
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort',
-                                       f'{name}_mini_refer_kitti.py'))
+        folder = 'neuralsort' if name.startswith('neuralsort') else 'baselines'
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', folder, f'{name}_mini_refer_kitti.py'))
         cfg.model.detector.det_dir = osp.join(data_root, DETECTION_DIR)
         if name.startswith('neuralsort') and nkf_checkpoint:
             cfg.model.tracker.motion.checkpoint = nkf_checkpoint

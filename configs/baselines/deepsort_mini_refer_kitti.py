@@ -8,7 +8,7 @@
 # ReID-R50); 8.0 was chosen on the generated data's val videos (0000 0017 0019) with
 # benchmarks/tracker_hota.py --split val (HOTA 54.2 at 0.5, 55.4 at 2, 70.7 at 4, 71.9 at 8 and
 # 16: our ReID's Euclidean distances between objects are larger than its R50's).
-_base_ = ['./neuralsort_reid_mini_refer_kitti.py']
+_base_ = ['../neuralsort/neuralsort_reid_mini_refer_kitti.py']
 
 model = dict(
     tracker=dict(

@@ -9,7 +9,7 @@
 # Camera motion compensation is off (model.cmc=None: the generated camera does not move) and the
 # offline AFLink/GSI post-processing of mmdet's StrongSORT model is not used (AFLink has no
 # offline weights); strongsort_mini_refer_kitti.py is the same tracker without appearance.
-_base_ = ['./neuralsort_reid_mini_refer_kitti.py']
+_base_ = ['../neuralsort/neuralsort_reid_mini_refer_kitti.py']
 
 model = dict(
     tracker=dict(

@@ -275,7 +275,7 @@ def test_mmdet_reid_trackers_feed_the_reid_its_training_normalisation(mini_refer
                                                  resolve_videos)
     from ikun_mm.models.trackers import track_video
     from ikun_mm.registry import MODELS
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort', f'{name}_mini_refer_kitti.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'baselines', f'{name}_mini_refer_kitti.py'))
     assert cfg.model.tracker.type == tracker_type
     assert tuple(cfg.model.tracker.reid.img_scale) == tuple(_reid_cfg().crop_size)
     cfg.model.detector.det_dir = osp.join(mini_refer_kitti, DETECTION_DIR)

@@ -1,5 +1,5 @@
-"""The configs/neuralsort family: swapping model.tracker is the only edit, and every tracker runs
-on the same cached detections."""
+"""NeuralSORT (configs/neuralsort) and the baselines (configs/baselines): swapping model.tracker is
+the only edit, and every tracker runs on the same cached detections."""
 import os.path as osp
 
 import numpy as np
@@ -13,19 +13,24 @@ from ikun_mm.models.trackers import track_video
 from ikun_mm.registry import MODELS
 
 torch.set_num_threads(1)
-CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'neuralsort')
+CONFIGS = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs')
+CONFIG_DIR = osp.join(CONFIGS, 'neuralsort')
 TRACKERS = {'neuralsort': 'NeuralSORTTracker', 'ocsort': 'OCSORTTracker',
             'bytetrack': 'ByteTracker', 'sort': 'SORTTracker',
             'strongsort': 'StrongSORTTracker'}
 
 
 def _cfg(name):
-    return Config.fromfile(osp.join(CONFIG_DIR, f'{name}_mini_refer_kitti.py'))
+    folder = 'neuralsort' if name == 'neuralsort' else 'baselines'
+    return Config.fromfile(osp.join(CONFIGS, folder, f'{name}_mini_refer_kitti.py'))
 
 
 def _strip_tracker(cfg):
+    """The config without the tracker and the variables its tracker base brings."""
     d = cfg.to_dict()
     d['model'].pop('tracker')
+    for key in ('tracker', 'nkf_checkpoint'):
+        d.pop(key, None)
     return d
 
 
