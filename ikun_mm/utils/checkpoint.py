@@ -24,7 +24,7 @@ import fnmatch
 import os.path as osp
 import pickle
 import zipfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -176,18 +176,23 @@ def state_dict_from_checkpoint(checkpoint: Any, filename: str,
     return out
 
 
+KeyFilter = Union[Sequence[str], Callable[[str], bool]]
+
+
 def _head(keys: List[str], n: int = 8) -> List[str]:
     """The first ``n`` of ``keys`` and ``'...'`` when there are more."""
     return keys[:n] + (['...'] if len(keys) > n else [])
 
 
-def _matches(key: str, patterns: Sequence[str]) -> bool:
+def _matches(key: str, patterns: KeyFilter) -> bool:
+    if callable(patterns):
+        return bool(patterns(key))
     return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
 def load_state_dict_strict(module: torch.nn.Module, state_dict: Dict[str, torch.Tensor],
-                           filename: str, allow_missing: Sequence[str] = (),
-                           allow_unexpected: Sequence[str] = (),
+                           filename: str, allow_missing: KeyFilter = (),
+                           allow_unexpected: KeyFilter = (),
                            what: Optional[str] = None, hint: str = '') -> List[str]:
     """``module.load_state_dict(state_dict)``, strict, with one error that names everything.
 
@@ -195,11 +200,11 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict: Dict[str, torch.
         module (nn.Module): the model to load into.
         state_dict (dict[str, Tensor]): names as in ``module.state_dict()``.
         filename (str): the file ``state_dict`` was read from (named in the error).
-        allow_missing (Sequence[str]): ``fnmatch`` patterns of the module's keys that may be
-            absent from ``state_dict`` and keep their current values (e.g.
-            ``'*.num_batches_tracked'``).
-        allow_unexpected (Sequence[str]): patterns of ``state_dict`` keys the module does not
-            have and that are ignored.
+        allow_missing (Sequence[str] | Callable[[str], bool]): ``fnmatch`` patterns of the
+            module's keys that may be absent from ``state_dict`` and keep their current values
+            (e.g. ``'*.num_batches_tracked'``), or a function of the key that says so.
+        allow_unexpected (Sequence[str] | Callable[[str], bool]): the same for ``state_dict``
+            keys the module does not have; they are ignored.
         what (str, optional): what is being loaded, for the message (default: the module's
             class name).
         hint (str): appended to the message (e.g. which file was expected).

@@ -42,11 +42,13 @@ raises, naming the file and the tensors.
 """
 import os.path as osp
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-import torch
 import torch.nn as nn
 from torch import Tensor
+
+from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                      state_dict_from_checkpoint)
 
 SOURCES = ('imagenet', 'centernet_coco', 'fairmot')
 _DLA_TOP = ('base_layer.', 'level0.', 'level1.', 'level2.', 'level3.', 'level4.', 'level5.',
@@ -107,23 +109,10 @@ def read_official_state_dict(path: str) -> Dict[str, Tensor]:
                                 'official ctdet_coco_dla_2x.pth, dla34-ba72cf86.pth or '
                                 'fairmot_dla34.pth); put one there or set model.init_from=None '
                                 'to train from scratch')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'{path}: expected a dict (a state dict or {{"state_dict": ...}}), got '
-                         f'{type(ckpt).__name__}')
-    state = ckpt.get('state_dict', ckpt)
-    out = {}
-    for name, value in state.items():
-        if not torch.is_tensor(value):
-            continue
-        if name.startswith('module.') and not name.startswith('module_list'):
-            name = name[len('module.'):]
-        if name.startswith(_DLA_TOP):
-            name = 'base.' + name
-        out[name] = value
-    if not out:
-        raise ValueError(f'{path}: no tensors found')
-    return out
+    ckpt = read_checkpoint(path, map_location='cpu', weights_only=True)
+    state = state_dict_from_checkpoint(ckpt, path, keys=('state_dict', ), tensors_only=False)
+    return {'base.' + name if name.startswith(_DLA_TOP) else name: value
+            for name, value in state.items()}
 
 
 def _required(model_state: Dict[str, Tensor], source: str) -> List[str]:
@@ -137,6 +126,16 @@ def _required(model_state: Dict[str, Tensor], source: str) -> List[str]:
         prefixes = ('backbone.', 'head.heatmap.', 'head.ltrb.', 'head.offset.',
                     'head.embedding.')
     return [k for k in model_state if k.startswith(prefixes)]
+
+
+def _may_be_missing(model_state: Dict[str, Tensor], source: str) -> Callable[[str], bool]:
+    """Whether one of our tensors may be absent from a ``source`` file and keep its
+    initialisation: it is not one the source provides (:func:`_required`), a BN
+    ``num_batches_tracked``, or, from CenterNet, a head output conv (80-class ``hm``, 2-d
+    ``wh``: skipped for their shape)."""
+    required = set(_required(model_state, source))
+    return lambda k: (k not in required or k.endswith('num_batches_tracked')
+                      or (_is_head_output(k) and source == 'centernet_coco'))
 
 
 def _is_head_output(name: str) -> bool:
@@ -160,7 +159,12 @@ def convert_official_state_dict(state: Dict[str, Tensor],
 
     Returns:
         tuple: the tensors to load (our names, our shapes) and the official names that were
-        skipped because their shape differs (head output convs only).
+        skipped because their shape differs (head output convs only). Tensors of the source
+        that the file lacks are found when loading (:func:`load_official_fairmot`).
+
+    Raises:
+        ValueError: official names with no place in the model, or shape mismatches outside
+            the head output convs, naming ``path`` and the tensors.
     """
     if source not in SOURCES:
         raise ValueError(f'unknown source {source!r}, choose from {SOURCES}')
@@ -189,12 +193,6 @@ def convert_official_state_dict(state: Dict[str, Tensor],
                          f'{unknown[:8]}')
     if bad_shape:
         raise ValueError(f'{path}: shapes differ from the model: {bad_shape[:8]}')
-    missing = [k for k in _required(model_state, source)
-               if k not in converted and not (_is_head_output(k) and source == 'centernet_coco')
-               and not k.endswith('num_batches_tracked')]
-    if missing:
-        raise ValueError(f'{path}: {len(missing)} tensors that a {source!r} checkpoint provides '
-                         f'are missing: {missing[:8]}')
     return converted, skipped
 
 
@@ -207,11 +205,19 @@ def load_official_fairmot(model: nn.Module, checkpoint: str, source: str,
 
     Returns:
         the official names skipped for a shape mismatch.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnreadableCheckpointError: torch cannot read it (with ``weights_only=True``).
+        ValueError: (also a :class:`~ikun_mm.utils.checkpoint.CheckpointMismatchError` for the
+            missing tensors) the file does not fit, naming it and the tensors.
     """
     state = read_official_state_dict(checkpoint)
     model_state = model.state_dict()
     converted, skipped = convert_official_state_dict(state, model_state, source, checkpoint)
-    model.load_state_dict(converted, strict=False)
+    load_state_dict_strict(model, converted, checkpoint,
+                           allow_missing=_may_be_missing(model_state, source),
+                           what=f'FairMOT: the tensors a {source!r} checkpoint provides')
     msg = (f'FairMOT: loaded {len(converted)} tensors from {checkpoint} ({source})'
            + (f'; kept the initialisation of {skipped}' if skipped else ''))
     if logger is not None:
