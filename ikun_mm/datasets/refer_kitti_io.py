@@ -26,6 +26,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ikun_mm.structures import (DET_ROW, GT_ROW, MOT_FILE_ROW, MOT_GT_ROW, REFERRED_ROW,
+                                TRACK_BOX_ROW, normalized_to_pixels, xywh_to_xyxy, xyxy_to_xywh)
+
 #: The split of the Refer-KITTI paper (TransRMOT; as in the official iKUN utils.py); used when
 #: ``data_root`` has no ``split.json``.
 REFER_KITTI_SPLIT = {
@@ -54,8 +57,9 @@ class VideoAnnotation:
         name: video name, e.g. ``'0005'``.
         img_paths: absolute image path per frame index (``img_paths[f]`` is frame ``f``).
         img_size: ``(width, height)`` in pixels.
-        boxes: float array of shape (N, 7): ``frame, track_id, cls, x1, y1, x2, y2`` in pixels,
-            sorted by (frame, track_id).
+        boxes: float array of shape (N, 7), columns
+            :data:`~ikun_mm.structures.GT_ROW`: ``frame, id, cls, x1, y1, x2, y2`` in pixels,
+            sorted by (frame, id).
     """
     name: str
     img_paths: List[str]
@@ -67,19 +71,18 @@ class VideoAnnotation:
         return len(self.img_paths)
 
     def track_ids(self) -> List[int]:
-        return sorted(int(i) for i in np.unique(self.boxes[:, 1]))
+        return sorted(int(i) for i in np.unique(self.boxes[:, GT_ROW.id]))
 
     def track(self, track_id: int) -> np.ndarray:
-        """Rows of one track, shape (L, 7), sorted by frame."""
-        return self.boxes[self.boxes[:, 1] == track_id]
+        """Rows of one track, shape (L, 7) (:data:`~ikun_mm.structures.GT_ROW`), sorted by
+        frame."""
+        return self.boxes[self.boxes[:, GT_ROW.id] == track_id]
 
     def track_boxes(self) -> Dict[int, np.ndarray]:
-        """Every GT track as ``{track_id: array (L, 5) frame, x1, y1, x2, y2}``, the track
-        format :func:`~ikun_mm.models.referring.score_tracks` takes."""
-        return {tid: self.track(tid)[:, [0, 3, 4, 5, 6]] for tid in self.track_ids()}
-
-    def ids_at(self, frame: int) -> List[int]:
-        return [int(i) for i in self.boxes[self.boxes[:, 0] == frame, 1]]
+        """Every GT track as ``{track_id: array (L, 5) frame, x1, y1, x2, y2}``
+        (:data:`~ikun_mm.structures.TRACK_BOX_ROW`), the track format
+        :func:`~ikun_mm.models.referring.score_tracks` takes."""
+        return {tid: GT_ROW.to(TRACK_BOX_ROW, self.track(tid)) for tid in self.track_ids()}
 
 
 @dataclass
@@ -229,7 +232,8 @@ def parse_label_file(path: str, frame: int, img_size: Tuple[int, int]) -> np.nda
     """Read one ``labels_with_ids`` file.
 
     Returns:
-        float array of shape (K, 7): ``frame, track_id, cls, x1, y1, x2, y2`` in pixels.
+        float array of shape (K, 7): ``frame, id, cls, x1, y1, x2, y2`` in pixels (columns
+        :data:`~ikun_mm.structures.GT_ROW`).
 
     Raises:
         ReferKittiFormatError: naming ``path:line``: a wrong number of fields, a non-numeric,
@@ -269,9 +273,10 @@ def parse_label_file(path: str, frame: int, img_size: Tuple[int, int]) -> np.nda
         if tid in seen:
             raise ReferKittiFormatError(f'{where}: track id {tid} appears twice in one frame')
         seen.add(tid)
-        rows.append([frame, tid, cls, x * width, y * height, (x + w) * width,
-                     (y + h) * height])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+        rows.append([frame, tid, cls, x, y, w, h])
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, GT_ROW.width)
+    rows[:, GT_ROW.box] = normalized_to_pixels(xywh_to_xyxy(rows[:, GT_ROW.box]), img_size)
+    return rows
 
 
 def load_video_annotation(data_root: str, video: str) -> VideoAnnotation:
@@ -303,8 +308,8 @@ def load_video_annotation(data_root: str, video: str) -> VideoAnnotation:
                 f'{labels[frame]}: labels for frame {frame} but image '
                 f'{osp.join(img_dir, f"{frame:06d}.png")} is missing')
         chunks.append(parse_label_file(labels[frame], frame, img_size))
-    boxes = np.concatenate(chunks) if chunks else np.zeros((0, 7))
-    order = np.lexsort((boxes[:, 1], boxes[:, 0]))
+    boxes = np.concatenate(chunks) if chunks else GT_ROW.empty()
+    order = np.lexsort((boxes[:, GT_ROW.id], boxes[:, GT_ROW.frame]))
     return VideoAnnotation(video, img_paths, img_size, boxes[order])
 
 
@@ -464,12 +469,6 @@ def load_split(data_root: str, split, exclude_sentences: Sequence[str] = ()
     return out
 
 
-#: Columns of :func:`load_mot_rows`: the image index (0-based), the file's id, the box in
-#: pixels, the score (1 when the file has no score column), the class (-1 when absent) and the
-#: 1-based line of the file the row was read from (for error messages).
-MOT_ROW_COLUMNS = ('frame', 'id', 'x1', 'y1', 'x2', 'y2', 'score', 'cls', 'line')
-
-
 def load_mot_rows(path: str, frame_base: int = 1, min_fields: int = 6,
                   unique_ids: bool = False) -> np.ndarray:
     """Read a MOTChallenge file ``frame,id,x,y,w,h[,score[,cls,...]]`` (comma or space
@@ -486,8 +485,9 @@ def load_mot_rows(path: str, frame_base: int = 1, min_fields: int = 6,
             frame (detections carry id -1 on every line).
 
     Returns:
-        float array of shape (N, 9), columns :data:`MOT_ROW_COLUMNS`:
-        ``frame (0-based image index), id, x1, y1, x2, y2, score, cls, line``.
+        float array of shape (N, 9), columns :data:`~ikun_mm.structures.MOT_FILE_ROW`:
+        ``frame (0-based image index), id, x1, y1, x2, y2, score, cls, line`` (score 1 when the
+        file has none, cls -1 when absent, line: the 1-based line of the file).
 
     Raises:
         ReferKittiFormatError: naming ``path:line`` and the problem, for a non-numeric field,
@@ -531,8 +531,10 @@ def load_mot_rows(path: str, frame_base: int = 1, min_fields: int = 6,
                     f'{where}: id {int(tid)} appears twice in frame {int(frame)} (first at '
                     f'line {first_line[key]})')
             first_line[key] = lineno
-        rows.append([image, tid, x, y, x + w, y + h, score, cls, lineno])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+        rows.append([image, tid, x, y, w, h, score, cls, lineno])
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, MOT_FILE_ROW.width)
+    rows[:, MOT_FILE_ROW.box] = xywh_to_xyxy(rows[:, MOT_FILE_ROW.box])
+    return rows
 
 
 #: Without a known frame count, a video's length is read from its detection file (the last
@@ -549,7 +551,7 @@ def check_mot_rows_in_video(path: str, rows: np.ndarray, num_frames: Optional[in
 
     Args:
         path: the file the rows were read from (named in the errors).
-        rows: array (N, 9), columns :data:`MOT_ROW_COLUMNS`.
+        rows: array (N, 9), columns :data:`~ikun_mm.structures.MOT_FILE_ROW`.
         num_frames: frames of the video; a row of a later frame is an error (a detection file
             of a longer video, or a typo'd frame number).
         img_size: ``(width, height)``; a box lying wholly outside the image is an error (pixel
@@ -559,25 +561,26 @@ def check_mot_rows_in_video(path: str, rows: np.ndarray, num_frames: Optional[in
     Raises:
         ReferKittiFormatError: naming ``path:line`` of the first bad row and what is wrong.
     """
-    rows = np.asarray(rows, np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+    col = MOT_FILE_ROW
+    rows = np.asarray(rows, np.float64).reshape(-1, col.width)
     if num_frames is not None and len(rows):
-        late = rows[:, 0] >= num_frames
+        late = rows[:, col.frame] >= num_frames
         if late.any():
             row = rows[np.argmax(late)]
             raise ReferKittiFormatError(
-                f'{path}:{int(row[8])}: image index {int(row[0])} (0-based) is beyond the '
-                f'{num_frames} frames of the video ({int(late.sum())} such rows; last image '
-                f'index {int(rows[:, 0].max())}): a typo in the frame column, or a file of '
-                'another (longer) video')
+                f'{path}:{int(row[col.line])}: image index {int(row[col.frame])} (0-based) is '
+                f'beyond the {num_frames} frames of the video ({int(late.sum())} such rows; last '
+                f'image index {int(rows[:, col.frame].max())}): a typo in the frame column, or a '
+                'file of another (longer) video')
     if img_size is not None and len(rows):
         width, height = img_size
-        outside = ((rows[:, 2] >= width) | (rows[:, 3] >= height) | (rows[:, 4] <= 0) |
-                   (rows[:, 5] <= 0))
+        outside = ((rows[:, col.x1] >= width) | (rows[:, col.y1] >= height) |
+                   (rows[:, col.x2] <= 0) | (rows[:, col.y2] <= 0))
         if outside.any():
             row = rows[np.argmax(outside)]
-            x1, y1, x2, y2 = row[2:6]
+            x1, y1, x2, y2 = row[col.box]
             raise ReferKittiFormatError(
-                f'{path}:{int(row[8])}: box x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g} lies wholly '
+                f'{path}:{int(row[col.line])}: box x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g} lies wholly '
                 f'outside the {width}x{height} image{f" ({size_source})" if size_source else ""}'
                 f'; {int(outside.sum())} of '
                 f'{len(rows)} boxes do. Are width and height swapped, or is the file for '
@@ -592,17 +595,17 @@ def frames_in_file(path: str, rows: np.ndarray, max_gap: int = MAX_FRAME_GAP) ->
             some rows (naming ``path:line`` of the first row after the gap): most likely a typo
             in the frame column; give the frame count explicitly.
     """
-    rows = np.asarray(rows, np.float64).reshape(-1, len(MOT_ROW_COLUMNS))
+    rows = np.asarray(rows, np.float64).reshape(-1, MOT_FILE_ROW.width)
     if not len(rows):
         return 0
-    frames = np.unique(rows[:, 0])
+    frames = np.unique(rows[:, MOT_FILE_ROW.frame])
     gaps = np.diff(np.concatenate([[-1], frames])) - 1
     if (gaps > max_gap).any():
         k = int(np.argmax(gaps > max_gap))
-        row = rows[np.argmax(rows[:, 0] == frames[k])]
+        row = rows[np.argmax(rows[:, MOT_FILE_ROW.frame] == frames[k])]
         before = f'image {int(frames[k - 1])}' if k else 'the start of the video'
         raise ReferKittiFormatError(
-            f'{path}:{int(row[8])}: image index {int(frames[k])} (0-based) comes {int(gaps[k])} '
+            f'{path}:{int(row[MOT_FILE_ROW.line])}: image index {int(frames[k])} (0-based) comes {int(gaps[k])} '
             f'frames without any row after {before} (more than {max_gap}): a typo in the frame '
             'column? Give the frame count of the video (--num-frames) to use the file as it is')
     return int(frames[-1]) + 1
@@ -615,9 +618,10 @@ def load_detections(path: str) -> np.ndarray:
     Frames are 1-based in the file (MOTChallenge); the returned frames are 0-based image indices.
 
     Returns:
-        float array of shape (N, 7): ``frame, x1, y1, x2, y2, score, cls`` (cls = -1 when absent).
+        float array of shape (N, 7), columns :data:`~ikun_mm.structures.DET_ROW`:
+        ``frame, x1, y1, x2, y2, score, cls`` (cls = -1 when absent).
     """
-    return load_mot_rows(path, frame_base=1, min_fields=7)[:, [0, 2, 3, 4, 5, 6, 7]]
+    return MOT_FILE_ROW.to(DET_ROW, load_mot_rows(path, frame_base=1, min_fields=7))
 
 
 #: Frame conventions of the per-expression evaluation: which image's boxes the ground truth holds
@@ -658,21 +662,24 @@ def expression_gt_rows(expr: Expression, annotation: VideoAnnotation,
         ikun        1,3,12   2,3,14     (same as legacy)
 
     Returns:
-        float array of shape (N, 6): ``frame (1-based), id, x1, y1, w, h``, sorted by frame, id.
+        float array of shape (N, 6), columns :data:`~ikun_mm.structures.MOT_GT_ROW`:
+        ``frame (1-based), id, x, y, w, h``, sorted by frame, id.
     """
     _check_convention(convention)
     shift = 0 if convention == 'corrected' else 1
     boxes = annotation.boxes
-    index = {(int(f), int(i)): row for f, i, row in zip(boxes[:, 0], boxes[:, 1], boxes)}
+    index = {(int(f), int(i)): row
+             for f, i, row in zip(boxes[:, GT_ROW.frame], boxes[:, GT_ROW.id], boxes)}
     rows = []
     for frame in sorted(expr.label):
         for tid in expr.label[frame]:
             row = index.get((frame + shift, tid))
             if row is None:
                 continue  # legacy/ikun only: the id is absent from the next image
-            x1, y1, x2, y2 = row[3:7]
-            rows.append([frame + 1, tid, x1, y1, x2 - x1, y2 - y1])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+            rows.append([frame + 1, tid, *row[GT_ROW.box]])
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, MOT_GT_ROW.width)
+    rows[:, MOT_GT_ROW.box] = xyxy_to_xywh(rows[:, MOT_GT_ROW.box])
+    return rows
 
 
 def prediction_mot_rows(rows: np.ndarray, convention: str = 'corrected',
@@ -697,13 +704,16 @@ def prediction_mot_rows(rows: np.ndarray, convention: str = 'corrected',
     with the prediction of the same image, ``legacy`` with the prediction of the image before.
 
     Args:
-        rows: array (N, 6+): ``frame (0-based image index), id, x1, y1, x2, y2[, score, ...]``.
+        rows: array (N, 6+): ``frame (0-based image index), id, x1, y1, x2, y2[, score, ...]``
+            (the first columns of :data:`~ikun_mm.structures.REFERRED_ROW` and
+            :data:`~ikun_mm.structures.TRACK_ROW`).
         convention: one of :data:`FRAME_CONVENTIONS`.
         num_frames: number of images of the video; needed by ``'ikun'``.
 
     Returns:
         float array (M, 6+): ``frame (1-based MOT frame), id, x, y, w, h[, score, ...]`` (extra
-        columns kept), in the order of ``rows``.
+        columns kept; :data:`~ikun_mm.structures.MOT_PRED_ROW` for referred rows), in the order
+        of ``rows``.
     """
     _check_convention(convention)
     rows = np.asarray(rows, dtype=np.float64)
@@ -713,15 +723,15 @@ def prediction_mot_rows(rows: np.ndarray, convention: str = 'corrected',
         raise ValueError(f'prediction_mot_rows: rows must have shape (N, 6+) '
                          f'(frame, id, x1, y1, x2, y2), got {rows.shape}')
     out = rows.copy()
-    out[:, 4] = rows[:, 4] - rows[:, 2]
-    out[:, 5] = rows[:, 5] - rows[:, 3]
+    out[:, MOT_GT_ROW.box] = xyxy_to_xywh(rows[:, REFERRED_ROW.box])
     if convention != 'ikun':
-        out[:, 0] += 1
+        out[:, MOT_GT_ROW.frame] += 1
         return out
     if num_frames is None:
         raise ValueError("prediction_mot_rows: the 'ikun' convention needs num_frames (it drops "
                          'the last image)')
-    keep = (rows[:, 0] >= 1) & (rows[:, 0] <= num_frames - 2)
+    frames = rows[:, REFERRED_ROW.frame]
+    keep = (frames >= 1) & (frames <= num_frames - 2)
     return out[keep]
 
 
