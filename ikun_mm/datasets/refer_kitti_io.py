@@ -581,8 +581,8 @@ def check_mot_rows_in_video(path: str, rows: np.ndarray, num_frames: Optional[in
             x1, y1, x2, y2 = row[col.box]
             raise ReferKittiFormatError(
                 f'{path}:{int(row[col.line])}: box x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g} lies '
-                f'wholly outside the {width}x{height} image{f" ({size_source})" if size_source else ""}'
-                f'; {int(outside.sum())} of '
+                f'wholly outside the {width}x{height} image'
+                f'{f" ({size_source})" if size_source else ""}; {int(outside.sum())} of '
                 f'{len(rows)} boxes do. Are width and height swapped, or is the file for '
                 'frames of another size?')
 
@@ -606,8 +606,8 @@ def frames_in_file(path: str, rows: np.ndarray, max_gap: int = MAX_FRAME_GAP) ->
         before = f'image {int(frames[k - 1])}' if k else 'the start of the video'
         raise ReferKittiFormatError(
             f'{path}:{int(row[MOT_FILE_ROW.line])}: image index {int(frames[k])} (0-based) comes '
-            f'{int(gaps[k])} frames without any row after {before} (more than {max_gap}): a typo in the frame '
-            'column? Give the frame count of the video (--num-frames) to use the file as it is')
+            f'{int(gaps[k])} frames without any row after {before} (more than {max_gap}): a typo '
+            'in the frame column? Give the frame count of the video (--num-frames) to use the file as it is')
     return int(frames[-1]) + 1
 
 
