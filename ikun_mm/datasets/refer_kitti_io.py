@@ -607,7 +607,8 @@ def frames_in_file(path: str, rows: np.ndarray, max_gap: int = MAX_FRAME_GAP) ->
         raise ReferKittiFormatError(
             f'{path}:{int(row[MOT_FILE_ROW.line])}: image index {int(frames[k])} (0-based) comes '
             f'{int(gaps[k])} frames without any row after {before} (more than {max_gap}): a typo '
-            'in the frame column? Give the frame count of the video (--num-frames) to use the file as it is')
+            'in the frame column? Give the frame count of the video (--num-frames) to use the '
+            'file as it is')
     return int(frames[-1]) + 1
 
 
