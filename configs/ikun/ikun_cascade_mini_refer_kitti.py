@@ -11,41 +11,27 @@ _base_ = [
 ]
 
 data_root = 'data/mini_refer_kitti'
-local_size = 64
-global_size = 128
 
 model = dict(
     visual_encoder=dict(
         backbone=dict(_delete_=True, type='TinyConvBackbone', channels=(16, 32, 64, 128, 128)),
-        local_size=local_size,
-        global_size=global_size),
+        local_size=64, global_size=128),  # the pipelines' crops follow (CropSizeFromModelHook)
     text_encoder=dict(text_cfg=dict(width=128, heads=4, layers=4, context_length=16),
                       embed_dim=128),
     loss=dict(logit_scale=10.0))
 
-train_pipeline = [
-    dict(type='LoadTrackWindowFrames'),
-    dict(type='CropLocalGlobal', local_size=local_size, global_size=global_size,
-         random_resized_crop=dict(scale=(0.8, 1.0), ratio=(0.8, 1.0))),
-    dict(type='PackIKUNInputs'),
-]
-test_pipeline = [
-    dict(type='LoadTrackWindowFrames'),
-    dict(type='CropLocalGlobal', local_size=local_size, global_size=global_size),
-    dict(type='PackIKUNInputs'),
-]
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline, num_expressions=None))
+    dataset=dict(data_root=data_root, num_expressions=None))
 # The mini set has a validation split (videos 0000, 0017, 0019; real Refer-KITTI has none and
 # the paper validates on its test videos): training validates there, and
 # `tools/test.py CONFIG CKPT` measures matching on the held-out test videos.
 val_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline, split='val'))
+    dataset=dict(data_root=data_root, split='val'))
 test_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline, split='test'))
+    dataset=dict(data_root=data_root, split='test'))
 
 max_epochs = 200
 train_cfg = dict(max_epochs=max_epochs, val_interval=50)

@@ -10,21 +10,23 @@
 # otherwise set train_dataloader.dataset.data_root and val_dataloader.dataset.data_root too.
 dataset_type = 'ReferKittiWindowDataset'
 data_root = 'data/refer-kitti'
-local_size = 224
-global_size = 672
 synonyms = 'refer_kitti'
 
+# Crop sizes have one source, the model (model.visual_encoder.local_size/global_size: 224/672
+# in configs/_base_/models/ikun.py; a config changes them with one line there). The crops below
+# are left size-less and CropSizeFromModelHook gives them the model's sizes when a runner
+# starts; the referring tracker crops its test windows at the same model sizes.
 train_pipeline = [
     dict(type='LoadTrackWindowFrames'),
-    dict(type='CropLocalGlobal', local_size=local_size, global_size=global_size,
-         random_resized_crop=dict(scale=(0.8, 1.0), ratio=(0.8, 1.0))),
+    dict(type='CropLocalGlobal', random_resized_crop=dict(scale=(0.8, 1.0), ratio=(0.8, 1.0))),
     dict(type='PackIKUNInputs'),
 ]
 test_pipeline = [
     dict(type='LoadTrackWindowFrames'),
-    dict(type='CropLocalGlobal', local_size=local_size, global_size=global_size),
+    dict(type='CropLocalGlobal'),
     dict(type='PackIKUNInputs'),
 ]
+custom_hooks = [dict(type='CropSizeFromModelHook')]
 
 train_dataloader = dict(
     batch_size=8,

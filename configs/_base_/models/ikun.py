@@ -11,6 +11,7 @@ model = dict(
     visual_encoder=dict(
         type='IKUNVisualEncoder',
         backbone=dict(type='CLIPResNetBackbone', model_name='RN50', pretrained=None),
+        # the crop geometry of model, pipelines and referring inference (one source)
         local_size=224,
         global_size=672),
     text_encoder=dict(type='CLIPTextEncoder', model_name='RN50', pretrained=None,

@@ -8,7 +8,7 @@ inference see identically prepared pixels. Images are RGB ``uint8`` arrays of sh
 normalisation with CLIP's mean/std happens in
 :class:`~ikun_mm.models.referring.IKUNDataPreprocessor`.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -114,20 +114,38 @@ class CropLocalGlobal(BaseTransform):
     Added: ``local_imgs`` (T, local_size, local_size, 3) and ``global_imgs``
     (T, global_size, global_size, 3), uint8 RGB. ``imgs`` is dropped.
 
+    The crop geometry has one source, the model: the iKUN configs leave ``local_size`` and
+    ``global_size`` unset here and :class:`~ikun_mm.engine.hooks.CropSizeFromModelHook` gives
+    every such transform of the runner's dataloaders the sizes of
+    ``model.visual_encoder`` (the sizes its positional terms, and so its checkpoints, are built
+    for) before the first batch is loaded; test-time inference
+    (:func:`~ikun_mm.models.referring.score_tracks`) crops at the same model sizes. Outside a
+    runner, give the sizes here or call :func:`fill_crop_sizes`.
+
     Args:
-        local_size: side of the local input (paper: 224).
-        global_size: side of the global input (paper: 672).
+        local_size: side of the local input (paper: 224); ``None``: the model's.
+        global_size: side of the global input (paper: 672); ``None``: the model's.
         random_resized_crop: ``dict(scale=(lo, hi), ratio=(lo, hi))`` for training
             augmentation; ``None`` (test) resizes plainly.
     """
 
-    def __init__(self, local_size: int = 224, global_size: int = 672,
+    def __init__(self, local_size: Optional[int] = None, global_size: Optional[int] = None,
                  random_resized_crop: Optional[dict] = None) -> None:
-        self.local_size = local_size
-        self.global_size = global_size
+        if (local_size is None) != (global_size is None):
+            raise ValueError('CropLocalGlobal: give both local_size and global_size or neither '
+                             f'(neither: the model\'s), got local_size={local_size}, '
+                             f'global_size={global_size}')
+        self.local_size = None if local_size is None else int(local_size)
+        self.global_size = None if global_size is None else int(global_size)
         self.rrc = None if random_resized_crop is None else dict(random_resized_crop)
 
     def transform(self, results: dict) -> dict:
+        if self.local_size is None:
+            raise RuntimeError(
+                'CropLocalGlobal has no crop sizes: in the iKUN configs they are the model\'s '
+                '(model.visual_encoder.local_size/global_size), set by CropSizeFromModelHook '
+                'when a runner starts; a pipeline built outside a runner needs '
+                'fill_crop_sizes(dataset, local_size, global_size) or explicit sizes')
         imgs = results.pop('imgs')
         boxes = np.asarray(results['boxes'], dtype=np.float64).reshape(len(imgs), -1)
         pairs = [local_and_global(img, b, self.local_size, self.global_size, self.rrc)
@@ -139,6 +157,38 @@ class CropLocalGlobal(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(local_size={self.local_size}, '
                 f'global_size={self.global_size}, random_resized_crop={self.rrc})')
+
+
+def _crop_transforms(obj) -> List[CropLocalGlobal]:
+    """The :class:`CropLocalGlobal` transforms of a dataset (wrappers included), a
+    ``Compose`` or a list of transforms."""
+    if isinstance(obj, CropLocalGlobal):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _crop_transforms(item)]
+    for attr in ('datasets', 'dataset', 'pipeline', 'transforms'):
+        inner = getattr(obj, attr, None)
+        if inner is not None and inner is not obj:
+            return _crop_transforms(inner)
+    return []
+
+
+def fill_crop_sizes(obj, local_size: int, global_size: int) -> int:
+    """Give the size-less :class:`CropLocalGlobal` transforms of ``obj`` (a dataset, possibly
+    wrapped, a ``Compose`` or a list of transforms) the model's crop sizes.
+
+    Transforms with explicit sizes are left as they are (a mismatch with the model is then
+    reported by the model at its first batch, naming both sizes).
+
+    Returns:
+        the number of transforms filled.
+    """
+    filled = 0
+    for t in _crop_transforms(obj):
+        if t.local_size is None:
+            t.local_size, t.global_size = int(local_size), int(global_size)
+            filled += 1
+    return filled
 
 
 def to_chw_tensor(imgs: np.ndarray) -> torch.Tensor:

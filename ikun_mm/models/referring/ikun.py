@@ -134,7 +134,20 @@ class IKUN(BaseModel):
 
         Returns:
             local tokens Tensor (B, T, N_local, C) and global tokens Tensor (B, T, N_global, C).
+
+        Raises:
+            ValueError: the crops are not of the sizes the model was built for (its positional
+                terms have one entry per token of a ``local_size``² / ``global_size``² input);
+                the message names both sizes.
         """
+        want = (self.local_size, self.global_size)
+        got = (tuple(local.shape[-2:]), tuple(glob.shape[-2:]))
+        if got != ((want[0], ) * 2, (want[1], ) * 2):
+            raise ValueError(
+                f'IKUN was built for local crops {want[0]}x{want[0]} and global frames '
+                f'{want[1]}x{want[1]} (model.visual_encoder.local_size/global_size) but received '
+                f'local {got[0][0]}x{got[0][1]} and global {got[1][0]}x{got[1][1]}: crop at the '
+                "model's sizes (leave CropLocalGlobal's sizes unset in the config, or give these)")
         b, t = local.shape[:2]
         loc, glo = self.visual_encoder(local.flatten(0, 1), glob.flatten(0, 1))
         return loc.unflatten(0, (b, t)), glo.unflatten(0, (b, t))

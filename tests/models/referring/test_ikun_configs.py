@@ -34,10 +34,54 @@ def test_ikun_config_builds_its_kum(path):
     with torch.device(device):
         model = MODELS.build(cfg.model)
     assert type(model.kum).__name__ == cfg.model.kum.type
-    pipeline_sizes = {(t.local_size, t.global_size) for t in cfg.train_dataloader.dataset.pipeline
-                      if t.type == 'CropLocalGlobal'}
-    assert pipeline_sizes == {(cfg.model.visual_encoder.local_size,
-                               cfg.model.visual_encoder.global_size)}
+
+
+def _expected_sizes(path):
+    """(local, global) crop sizes of each config before the geometry had one source: the
+    paper's 224/672 for the full-size configs, 64/128 for the mini ones, 32/64 for the tiny."""
+    name = _name(path)
+    if name == 'ikun_tiny_mini_refer_kitti.py':
+        return 32, 64
+    return (64, 128) if 'mini_refer_kitti' in name else (224, 672)
+
+
+@pytest.mark.parametrize('path', IKUN + RMOT, ids=[_name(p) for p in IKUN + RMOT])
+def test_built_pipelines_and_inference_keep_their_crop_sizes(path):
+    """The crop sizes are written once (on the model); the built pipelines, once the runner's
+    hook has run, and the referring tracker's test-time crops get exactly the old numbers."""
+    from ikun_mm.datasets.transforms.ikun_transforms import CropLocalGlobal, fill_crop_sizes
+    from ikun_mm.engine.hooks import model_crop_sizes
+    from ikun_mm.registry import TRANSFORMS
+    cfg = Config.fromfile(path)
+    assert {'type': 'CropSizeFromModelHook'} in cfg.custom_hooks
+    device = 'cpu' if 'minilm' in path else 'meta'
+    with torch.device(device):
+        model = MODELS.build(cfg.model)
+    expected = _expected_sizes(path)
+    assert model_crop_sizes(model) == expected
+    if cfg.model.type == 'ReferringTracker':  # score_tracks crops at the referrer's sizes
+        assert (model.referrer.local_size, model.referrer.global_size) == expected
+        return
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        pipeline = [TRANSFORMS.build(t) for t in cfg[key].dataset.pipeline]
+        crops = [t for t in pipeline if isinstance(t, CropLocalGlobal)]
+        assert len(crops) == 1 and crops[0].local_size is None  # written once: on the model
+        assert fill_crop_sizes(pipeline, *model_crop_sizes(model)) == 1
+        assert (crops[0].local_size, crops[0].global_size) == expected, key
+    assert cfg.train_dataloader.dataset.pipeline[1].random_resized_crop == dict(
+        scale=(0.8, 1.0), ratio=(0.8, 1.0))
+    assert all(t.get('random_resized_crop') is None for t in cfg.test_dataloader.dataset.pipeline)
+
+
+def test_ikun_configs_inherit_the_base_pipelines():
+    """Changing the crop size never re-declares a pipeline: every iKUN config runs the
+    dataset base's pipelines as they are."""
+    base = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'datasets', 'refer_kitti_ikun.py'))
+    for path in IKUN:
+        cfg = Config.fromfile(path)
+        assert cfg.train_dataloader.dataset.pipeline == base.train_pipeline, path
+        assert cfg.val_dataloader.dataset.pipeline == base.test_pipeline, path
+        assert cfg.test_dataloader.dataset.pipeline == base.test_pipeline, path
 
 
 @pytest.mark.parametrize('path', [p for p in IKUN if not _name(p).endswith('mini_refer_kitti.py')],
@@ -105,3 +149,42 @@ def test_referring_configs_are_test_only_and_evaluate_refer_kitti(path):
         assert calibration.data_root == root and calibration.split == 'train'
     with torch.device('meta'):
         MODELS.build(cfg.model)
+
+
+def test_a_size_change_is_one_line_and_reaches_the_pipelines(tmp_path, mini_refer_kitti):
+    """A child config that changes the local crop with one line trains at that size: the
+    runner's CropSizeFromModelHook gives the inherited pipelines the model's sizes, and a
+    crop of any other size is the model's error naming both sizes."""
+    from types import SimpleNamespace
+
+    from mmengine.dataset import pseudo_collate
+
+    from ikun_mm.registry import DATASETS, HOOKS
+    child = tmp_path / 'ikun_tiny_96.py'
+    tiny = osp.join(ROOT, 'configs', 'ikun', 'ikun_tiny_mini_refer_kitti.py')
+    child.write_text(f"_base_ = [{tiny!r}]\nmodel = dict(visual_encoder=dict(local_size=96))\n")
+    cfg = Config.fromfile(str(child))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    datasets = {key: DATASETS.build(dict(cfg[key].dataset, data_root=mini_refer_kitti))
+                for key in ('train_dataloader', 'test_dataloader')}
+    hook = HOOKS.build(cfg.custom_hooks[0])
+    loop = lambda key: SimpleNamespace(dataloader=SimpleNamespace(dataset=datasets[key]))  # noqa
+    hook.before_train(SimpleNamespace(model=model, train_loop=loop('train_dataloader')))
+    hook.before_test(SimpleNamespace(model=model, test_loop=loop('test_dataloader')))
+    for dataset in datasets.values():
+        sample = dataset[0]
+        assert sample['inputs']['local'].shape[-2:] == (96, 96)
+        assert sample['inputs']['global'].shape[-2:] == (64, 64)
+    batch = model.data_preprocessor(pseudo_collate([datasets['test_dataloader'][0]]))
+    with torch.no_grad():
+        scores = model(**batch, mode='predict')[0].scores
+    assert torch.isfinite(scores).all()
+
+    # crops of another size (the tiny config's 32) are named with the model's
+    local, glob = batch['inputs']['local'], batch['inputs']['global']
+    small = torch.nn.functional.interpolate(local.flatten(0, 1), size=(32, 32)).unflatten(
+        0, local.shape[:2])
+    with pytest.raises(ValueError, match=r'built for local crops 96x96 and global frames 64x64.*'
+                                         r'received local 32x32 and global 64x64'):
+        model.forward_pairs(small, glob, ['a car'])
