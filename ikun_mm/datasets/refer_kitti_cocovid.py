@@ -24,6 +24,7 @@ import os.path as osp
 import shutil
 from typing import Dict, Sequence
 
+from ikun_mm.structures import GT_ROW, xyxy_to_xywh
 from .refer_kitti_io import load_video_annotation, resolve_videos
 
 CATEGORY = dict(id=1, name='object')
@@ -76,17 +77,18 @@ def convert_split(data_root: str, out: str, split: str, link: bool = True,
         for frame, src in enumerate(ann.img_paths):
             file_name = osp.join(video, 'img1', f'{frame + 1:06d}{ext}')
             _link_or_copy(osp.abspath(src), osp.join(out, name, file_name), link)
-            rows = ann.boxes[ann.boxes[:, 0] == frame]
+            rows = ann.boxes[ann.boxes[:, GT_ROW.frame] == frame]
             if drop_empty_frames and len(rows) == 0:
                 continue
             coco['images'].append(dict(id=img_id, video_id=vid_id, file_name=file_name,
                                        height=height, width=width, frame_id=frame,
                                        mot_frame_id=frame + 1))
-            for _, tid, cls, x1, y1, x2, y2 in rows:
+            for tid, cls, (x1, y1, w, h) in zip(rows[:, GT_ROW.id], rows[:, GT_ROW.cls],
+                                                xyxy_to_xywh(GT_ROW.boxes(rows))):
                 key = (video, int(tid))
                 if key not in instance_ids:
                     instance_ids[key] = len(instance_ids)
-                w, h = float(x2 - x1), float(y2 - y1)
+                w, h = float(w), float(h)
                 coco['annotations'].append(dict(
                     id=ann_id, image_id=img_id, category_id=CATEGORY['id'],
                     instance_id=instance_ids[key], mot_instance_id=int(tid),

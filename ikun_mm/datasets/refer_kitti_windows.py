@@ -9,6 +9,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
+from ikun_mm.structures import GT_ROW
 from .expression_synonyms import Synonyms, merge_synonymous_expressions, resolve_synonyms
 from .refer_kitti_io import Expression, VideoAnnotation, load_split
 from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
@@ -119,8 +120,8 @@ class ReferKittiWindowDataset(BaseDataset):
             referred = set().union(*self._positives[video])  # (frame, id) referred at all
             for tid in ann.track_ids():
                 rows = ann.track(tid)
-                frames = rows[:, 0].astype(np.int64)
-                boxes = {int(f): r[3:7] for f, r in zip(frames, rows)}
+                frames = rows[:, GT_ROW.frame].astype(np.int64)
+                boxes = {int(f): b for f, b in zip(frames, GT_ROW.boxes(rows))}
                 if self.test_mode:
                     for win in track_windows(frames, self.window, self.stride):
                         items.append(dict(video=video, track_id=tid, window=win.tolist(),

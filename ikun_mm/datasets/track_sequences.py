@@ -7,25 +7,9 @@ import torch
 from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
+from ikun_mm.structures import DET_ROW, GT_ROW, bbox_iou, xyxy_to_cxcyah
 from .refer_kitti_io import (DETECTION_DIR, ReferKittiFormatError, load_detections,
                              load_video_annotation, resolve_videos)
-
-
-def xyxy_to_xyah_np(boxes: np.ndarray) -> np.ndarray:
-    """``(x1, y1, x2, y2)`` -> ``(cx, cy, a, h)`` for arrays of shape (..., 4)."""
-    w, h = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
-    ratio = w / np.where(h != 0, h, 1.)  # empty placeholder rows stay finite
-    return np.stack([boxes[..., 0] + w / 2, boxes[..., 1] + h / 2, ratio, h], axis=-1)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of xyxy boxes a (N, 4) and b (M, 4) -> (N, M)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
 def match_detections_to_gt(gt: np.ndarray, dets: np.ndarray, iou_thr: float = 0.5
@@ -33,8 +17,8 @@ def match_detections_to_gt(gt: np.ndarray, dets: np.ndarray, iou_thr: float = 0.
     """Assign each GT box the detection it overlaps best, frame by frame (Hungarian on IoU).
 
     Args:
-        gt: array (N, 7) ``frame, id, cls, x1, y1, x2, y2`` (see ``VideoAnnotation.boxes``).
-        dets: array (M, 7) ``frame, x1, y1, x2, y2, score, cls`` (see ``load_detections``).
+        gt: array (N, 7), :data:`~ikun_mm.structures.GT_ROW` (``VideoAnnotation.boxes``).
+        dets: array (M, 7), :data:`~ikun_mm.structures.DET_ROW` (``load_detections``).
         iou_thr: minimum IoU of a match.
 
     Returns:
@@ -42,16 +26,17 @@ def match_detections_to_gt(gt: np.ndarray, dets: np.ndarray, iou_thr: float = 0.
     """
     from scipy.optimize import linear_sum_assignment
     matches = {}
-    for frame in np.unique(gt[:, 0]):
-        g = gt[gt[:, 0] == frame]
-        d = dets[dets[:, 0] == frame]
+    for frame in np.unique(gt[:, GT_ROW.frame]):
+        g = gt[gt[:, GT_ROW.frame] == frame]
+        d = dets[dets[:, DET_ROW.frame] == frame]
         if len(g) == 0 or len(d) == 0:
             continue
-        ious = iou_matrix(g[:, 3:7], d[:, 1:5])
+        ious = bbox_iou(GT_ROW.boxes(g), DET_ROW.boxes(d), eps=1e-9)
         rows, cols = linear_sum_assignment(-ious)
         for r, c in zip(rows, cols):
             if ious[r, c] >= iou_thr:
-                matches[(int(frame), int(g[r, 1]))] = d[c, 1:6]
+                matches[(int(frame), int(g[r, GT_ROW.id]))] = DET_ROW.take(
+                    d[c], 'x1', 'y1', 'x2', 'y2', 'score')
     return matches
 
 
@@ -149,12 +134,13 @@ class TrackSequenceDataset(BaseDataset):
                 rows = ann.track(tid)
                 if len(rows) < self.min_len:
                     continue
-                first, last = int(rows[0, 0]), int(rows[-1, 0])
+                frames = rows[:, GT_ROW.frame].astype(int)
+                first, last = int(frames[0]), int(frames[-1])
                 span = last - first + 1
                 gt = np.zeros((span, 4))
                 gt_valid = np.zeros(span, bool)
-                gt[rows[:, 0].astype(int) - first] = xyxy_to_xyah_np(rows[:, 3:7])
-                gt_valid[rows[:, 0].astype(int) - first] = True
+                gt[frames - first] = xyxy_to_cxcyah(GT_ROW.boxes(rows))
+                gt_valid[frames - first] = True
                 dets = None
                 if matches is not None:
                     dets = np.zeros((span, 5))
@@ -210,7 +196,7 @@ class TrackSequenceDataset(BaseDataset):
         if item['source'] == 'simulated':
             obs, scores, valid = self._simulate(gt, gt_valid)
         else:
-            obs, scores, valid = xyxy_to_xyah_np(item['dets'][:, :4]), item['dets'][:, 4], \
+            obs, scores, valid = xyxy_to_cxcyah(item['dets'][:, :4]), item['dets'][:, 4], \
                 item['det_valid']
             obs = np.where(valid[:, None], obs, gt)  # placeholders where missing (masked out)
         t = len(gt)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from ikun_mm.datasets.refer_kitti_io import DETECTION_DIR, ReferKittiFormatError
-from ikun_mm.datasets.track_sequences import iou_matrix, match_detections_to_gt
+from ikun_mm.datasets.track_sequences import match_detections_to_gt
 from ikun_mm.registry import DATASETS
+from ikun_mm.structures import bbox_iou
 
 
 def test_items_are_fixed_length_windows(mini_refer_kitti):
@@ -33,7 +34,7 @@ def test_matching_detections_to_gt():
     m = match_detections_to_gt(gt, dets)
     assert sorted(m) == [(0, 1), (0, 2)]
     np.testing.assert_allclose(m[(0, 2)], [21, 0, 31, 10, .8])
-    np.testing.assert_allclose(iou_matrix(gt[:1, 3:], dets[:1, 1:5]), [[0.]])
+    np.testing.assert_allclose(bbox_iou(gt[:1, 3:], dets[:1, 1:5]), [[0.]])
 
 
 def test_errors_name_the_problem(mini_refer_kitti, tmp_path):
