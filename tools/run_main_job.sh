@@ -29,8 +29,8 @@ OMP_NUM_THREADS=1 "$PY" tools/train.py configs/nkf/nkf_mini_refer_kitti.py \
 NKF_CKPT=$(cat "$WORK/nkf/last_checkpoint")
 
 step "3/5 fit the similarity calibration to HOTA on the validation videos"
-"$PY" tools/analysis/fit_calibration_hota.py configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
-    "$IKUN_CKPT" --split val --out "$WORK/ikun/calibrated.pth" \
+"$PY" tools/analysis/fit_calibration.py configs/rmot/ikun_cascade_neuralsort_mini_refer_kitti.py \
+    "$IKUN_CKPT" --objective hota --split val --out "$WORK/ikun/calibrated.pth" \
     --cfg-options data_root="$DATA" model.tracker.motion.checkpoint="$NKF_CKPT"
 
 step "4/5 detections -> NeuralSORT -> iKUN on the held-out videos"

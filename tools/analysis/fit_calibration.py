@@ -1,149 +1,77 @@
 """Fit iKUN's similarity calibration ``score + a·p(e) + b`` (iKUN paper; official
-``similarity_calibration.py``) on a validation split and store it with the checkpoint.
+``similarity_calibration.py``) on a validation split and write it into a NEW checkpoint.
 
-    python tools/analysis/fit_calibration.py CONFIG CHECKPOINT [--split val] [--out NEW.pth]
-        [--cfg-options data_root=...]
+    python tools/analysis/fit_calibration.py CONFIG CHECKPOINT [--objective f1|hota]
+        [--split val] [--out NEW.pth] [--overwrite] [--cfg-options data_root=...]
 
-The split defaults to the one the config validates on (``val_dataloader.dataset.split``). The
-tool never falls back to the test split: when the config has no validation split, or validates
-on its test split (the real Refer-KITTI configs do, as the paper does), it stops and asks for
-``--split`` (a ``val`` entry of the tree's ``split.json``, or comma-separated videos held out
-from training).
+``--objective f1`` (default; CONFIG an iKUN config ``configs/ikun/...`` or a referring config):
+every GT track of the split is scored against every expression of its video (no tracker) and
+(a, b) is chosen on a grid (``--a-range``, ``--b-range``) for the best F1 of
+``score + a·p(e) + b > 0`` against the frame labels.
 
-The model of CONFIG is loaded from CHECKPOINT and every GT track of the split's videos is scored
-against every expression of its video with :func:`ikun_mm.models.referring.score_tracks`
-(frame scores as at test time, uncalibrated); with the config dataset's ``synonyms`` the model
-scores each expression's canonical text, as it was trained. A (track, frame, expression) is
-*referred* when the expression's JSON lists the track at that frame. a and b are chosen on a grid to maximise the F1
-of ``score + a·p(e) + b > 0`` against these labels (the decision the referring tracker makes; a
-proxy of the referring HOTA). The pseudo-frequency p(e) comes from the model's configured
-``calibration`` (or, when the config has none, from the training split of ``data_root`` with the
-model's own text encoder).
+``--objective hota`` (CONFIG a referring-tracker config ``configs/rmot/...``): the split is
+tracked and scored once, then (a, b) is chosen on a grid containing (0, 0) for the highest
+referring HOTA, checked leave-one-video-out (``--no-cross-validation`` skips the check).
 
-The result goes to a NEW checkpoint (default ``<checkpoint>_calibrated.pth``; the input file is
-never overwritten, and an existing output file only with ``--overwrite``; the file is written
-atomically): ``state_dict['calibration.a'|'calibration.b']`` and
-``meta['calibration'] = {a, b, f1, f1_uncalibrated, split, ...}``. A config with
-``model.calibration`` loads them with the weights.
+The library functions are in :mod:`ikun_mm.evaluation.calibration`. ``--split`` defaults to the
+config's validation split (``val_dataloader``), else the tree's ``val`` split; the tool never
+falls back to the test split. The output (default ``<checkpoint stem>_calibrated.pth``; never
+the input file, an existing file only with ``--overwrite``, written atomically) carries
+``state_dict[...'calibration.a'|'calibration.b'|'calibration.table']`` (the table: training
+expressions and p_j, so the model never reads the training files at test time) and
+``meta['calibration']`` (what the fit measured). A config with a calibration loads them with the
+weights.
 """
 import argparse
 import json
-import os
 import os.path as osp
-import sys
-import tempfile
 
 import numpy as np
 import torch
-from mmengine.config import Config
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from ikun_mm.utils.config import CfgOptionsAction  # noqa: E402
+from ikun_mm.evaluation.calibration import (F1_A_RANGE, F1_B_RANGE, calibrated_checkpoint,
+                                            default_split, fit_f1, fit_hota, frame_decisions)
+from ikun_mm.utils.config import CfgOptionsAction, load_runner_config
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Fit iKUN similarity calibration (a, b)')
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('config', help='iKUN config (f1) or referring-tracker config (f1, hota)')
+    parser.add_argument('checkpoint', help='iKUN checkpoint')
+    parser.add_argument('--objective', choices=('f1', 'hota'), default='f1',
+                        help='f1: frame F1 on GT tracks (no tracker); hota: referring HOTA of '
+                        'the tracker (a referring-tracker config)')
     parser.add_argument('--split', default=None,
                         help='split to fit on: a split name of the tree (e.g. "val") or '
-                        'comma-separated videos (default: the split of the config\'s '
-                        'val_dataloader, unless that is the test split)')
+                        'comma-separated videos (default: the config\'s validation split, else '
+                        '"val"; never the test split)')
     parser.add_argument('--out', default=None, help='output checkpoint path (default: '
                         '<checkpoint>_calibrated.pth); an existing file is an error unless '
                         '--overwrite is given')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --out file')
-    parser.add_argument('--a-range', type=float, nargs=3, default=(0.0, 20.0, 81),
-                        metavar=('MIN', 'MAX', 'NUM'), help='grid of a')
-    parser.add_argument('--b-range', type=float, nargs=3, default=(-1.0, 1.0, 201),
-                        metavar=('MIN', 'MAX', 'NUM'), help='grid of b')
+    parser.add_argument('--a-range', type=float, nargs=3, default=None,
+                        metavar=('MIN', 'MAX', 'NUM'),
+                        help=f'grid of a (f1; default {F1_A_RANGE})')
+    parser.add_argument('--b-range', type=float, nargs=3, default=None,
+                        metavar=('MIN', 'MAX', 'NUM'),
+                        help=f'grid of b (f1; default {F1_B_RANGE})')
+    parser.add_argument('--no-cross-validation', action='store_true',
+                        help='hota: keep the fit even when it does not carry over between videos')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='ignored (kept for old command lines): the vectorised HOTA scores '
+                        'the whole grid in one process')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return parser.parse_args(argv)
 
 
-def f1_grid(raw: np.ndarray, freq: np.ndarray, labels: np.ndarray, a_values: np.ndarray,
-            b_values: np.ndarray) -> np.ndarray:
-    """F1 of ``raw + a·freq + b > 0`` for every (a, b) of the grid: array (len(a), len(b)).
-
-    Args:
-        raw, freq: float arrays (N,): uncalibrated scores and p(e) of N decisions.
-        labels: bool array (N,).
-    """
-    labels = labels.astype(bool)
-    n_pos = labels.sum()
-    out = np.zeros((len(a_values), len(b_values)))
-    for i, a in enumerate(a_values):
-        x = raw + a * freq
-        order = np.argsort(-x, kind='stable')
-        xs, tp_cum = x[order], np.cumsum(labels[order])
-        # predicted positive: x > -b  <=>  the first k sorted entries, k = #(x > -b)
-        k = np.searchsorted(-xs, b_values, side='left')  # #(-x < b) = #(x > -b)
-        tp = np.where(k > 0, tp_cum[np.maximum(k - 1, 0)], 0)
-        denom = k + n_pos
-        out[i] = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
-    return out
-
-
-def _dataloader_split(cfg, name: str):
-    loader = cfg.get(name)
-    dataset = loader.get('dataset') if loader else None
-    return None if not dataset else dataset.get('split')
-
-
-def default_split(cfg, data_root: str):
-    """The split to fit on when ``--split`` is not given: the config's validation split.
-
-    Raises:
-        SystemExit: the config has no validation split, or it is the test split (by name, or by
-            its videos equal to those of the test split / the config's test dataloader).
-    """
-    from ikun_mm.datasets import resolve_videos
-    split = _dataloader_split(cfg, 'val_dataloader')
-    if split is None:
-        raise SystemExit('the config has no val_dataloader split to fit on: give --split '
-                         '(a validation split or videos; never the test split)')
-    test_splits = ['test'] + [s for s in [_dataloader_split(cfg, 'test_dataloader')] if s]
-    same = split in test_splits
-    if not same:
-        try:
-            videos = sorted(resolve_videos(data_root, split))
-            same = any(videos == sorted(resolve_videos(data_root, t)) for t in test_splits)
-        except (ValueError, OSError):
-            pass  # an unreadable split is reported when it is read
-    if same:
-        raise SystemExit(f'the config validates on the test split ({split!r}); fitting a, b '
-                         'there tunes them on the test videos: give --split (a validation '
-                         'split: a "val" entry of split.json, or comma-separated videos)')
-    return split
-
-
-def collect(model, data_root: str, split, synonyms=None) -> tuple:
-    """Uncalibrated frame scores, p(e) and labels of every (GT box, expression file) of the
-    split; with ``synonyms`` the model scores the canonical text of each expression."""
-    from ikun_mm.datasets import (canonical_sentence, load_expressions, load_video_annotation,
-                                  resolve_videos)
-    from ikun_mm.models.referring import score_tracks
-    raws, freqs, labels = [], [], []
-    for video in resolve_videos(data_root, split):
-        ann = load_video_annotation(data_root, video)
-        exprs = load_expressions(data_root, video, ann)
-        if not exprs:
-            continue
-        sentences = [canonical_sentence(e.sentence, synonyms) for e in exprs]
-        tracks = ann.track_boxes()
-        scores = score_tracks(model, ann.img_paths, tracks, sentences, calibrate=False)
-        freq = model.calibration.pseudo_frequency(sentences).cpu().numpy()
-        positives = [e.positives() for e in exprs]
-        for tid, res in scores.items():
-            raws.append(res.scores.reshape(-1))
-            freqs.append(np.tile(freq, len(res.frames)))
-            labels.append(np.array([(int(f), tid) in pos for f in res.frames
-                                    for pos in positives]))
-        print(f'{video}: {len(tracks)} tracks x {len(sentences)} expressions scored', flush=True)
-    if not raws:
-        raise SystemExit(f'{data_root}: split {split!r} has no expressions to fit on')
-    return np.concatenate(raws), np.concatenate(freqs), np.concatenate(labels)
+def _data_root(cfg, config: str) -> str:
+    data_root = cfg.get('data_root', None) or next(
+        (cfg[k].dataset.data_root for k in ('val_dataloader', 'test_dataloader') if cfg.get(k)),
+        None)
+    if data_root is None:
+        raise SystemExit(f'{config}: no data_root; give --cfg-options data_root=...')
+    return data_root
 
 
 def _dataset_synonyms(cfg):
@@ -156,36 +84,19 @@ def _dataset_synonyms(cfg):
     return None
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
-    if osp.abspath(out) == osp.abspath(args.checkpoint):
-        raise SystemExit(f'--out {out} is the input checkpoint; choose another file')
-    if osp.exists(out) and not args.overwrite:
-        raise SystemExit(f'{out} exists; pass --overwrite to replace it, or choose another --out')
-    from ikun_mm.registry import MODELS
-    from ikun_mm.utils import register_all_modules
+def _read(path: str):
     from ikun_mm.utils.checkpoint import UnreadableCheckpointError, read_checkpoint
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    data_root = cfg.get('data_root', None) or next(
-        (cfg[k].dataset.data_root for k in ('val_dataloader', 'test_dataloader') if cfg.get(k)),
-        None)
-    if data_root is None:
-        raise SystemExit(f'{args.config}: no data_root; give --cfg-options data_root=...')
-    if args.cfg_options and 'data_root' in args.cfg_options:
-        data_root = args.cfg_options['data_root']
-    split = args.split or default_split(cfg, data_root)
-    if isinstance(split, str) and ',' in split:
-        split = split.split(',')
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
-    if split == 'test':
-        print('warning: fitting a, b on the test split (given with --split)', flush=True)
-    synonyms = _dataset_synonyms(cfg)
-    model_cfg = cfg.model
+    try:
+        return read_checkpoint(path, map_location='cpu')
+    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
+        raise SystemExit(str(exc))
+
+
+def _ikun_model(cfg, args, data_root: str, synonyms):
+    """The iKUN of CONFIG (its ``model`` or ``model.referrer``) with CHECKPOINT's weights and an
+    enabled calibration (the training split of ``data_root`` when the config has none)."""
+    from ikun_mm.registry import MODELS
+    model_cfg = cfg.model.get('referrer', cfg.model)
     if not model_cfg.get('calibration'):
         model_cfg.calibration = dict(type='SimilarityCalibration', data_root=data_root,
                                      split='train', synonyms=synonyms)
@@ -193,61 +104,142 @@ def main(argv=None):
         model_cfg.calibration.data_root = data_root
     model_cfg.calibration.enabled = True
     model = MODELS.build(model_cfg)
-
-    # mmengine checkpoints pickle their message hub (not loadable with weights_only=True)
-    try:
-        ckpt = read_checkpoint(args.checkpoint, map_location='cpu')
-    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
-        raise SystemExit(str(exc))
+    ckpt = _read(args.checkpoint)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state:
         raise SystemExit(f'{args.checkpoint}: not a model checkpoint (no state_dict)')
+    if any(k.startswith('referrer.') for k in state):
+        state = {k[len('referrer.'):]: v for k, v in state.items() if k.startswith('referrer.')}
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith('calibration.')]
     if missing or result.unexpected_keys:
         raise RuntimeError(f'{args.checkpoint}: does not match {args.config}: missing keys '
                            f'{missing[:8]}, unexpected keys {result.unexpected_keys[:8]}')
+    return model
 
-    raw, freq, labels = collect(model, data_root, split, synonyms)
-    a_values = np.linspace(args.a_range[0], args.a_range[1], int(args.a_range[2]))
-    b_values = np.linspace(args.b_range[0], args.b_range[1], int(args.b_range[2]))
-    grid = f1_grid(raw, freq, labels, a_values, b_values)
-    i, j = np.unravel_index(np.argmax(grid), grid.shape)
-    a, b = float(a_values[i]), float(b_values[j])
-    base = float(f1_grid(raw, freq, labels, np.zeros(1), np.zeros(1))[0, 0])
-    paper = float(f1_grid(raw, freq, labels, np.array([8.0]), np.array([-0.1]))[0, 0])
-    summary = dict(a=a, b=b, f1=float(grid[i, j]), f1_uncalibrated=base,
-                   f1_paper_ab=paper, split=split if isinstance(split, str) else list(split),
-                   decisions=int(len(labels)), positives=int(labels.sum()),
-                   source_checkpoint=osp.basename(args.checkpoint))
-    state = dict(state)
-    state['calibration.a'] = torch.tensor(a)
-    state['calibration.b'] = torch.tensor(b)
-    if 'state_dict' in ckpt:
-        ckpt['state_dict'] = state
-    else:
-        ckpt = dict(state_dict=state)
-    ckpt.setdefault('meta', {})
-    ckpt['meta']['calibration'] = summary
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    if osp.exists(out) and not args.overwrite:  # appeared while fitting
-        raise SystemExit(f'{out} exists; pass --overwrite to replace it, or choose another --out')
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(out), suffix='.partial')
-    os.close(fd)
+
+def collect_f1(model, data_root: str, split, synonyms=None) -> tuple:
+    """Uncalibrated frame scores, p(e) and labels of every (GT box, expression file) of the
+    split (:func:`~ikun_mm.evaluation.calibration.frame_decisions`); with ``synonyms`` the
+    model scores the canonical text of each expression."""
+    from ikun_mm.datasets import (canonical_sentence, load_expressions, load_video_annotation,
+                                  resolve_videos)
+    from ikun_mm.models.referring import score_tracks
+    parts = []
+    for video in resolve_videos(data_root, split):
+        ann = load_video_annotation(data_root, video)
+        exprs = load_expressions(data_root, video, ann)
+        if not exprs:
+            continue
+        sentences = [canonical_sentence(e.sentence, synonyms) for e in exprs]
+        tracks = ann.track_boxes()
+        scores = score_tracks(model, ann.img_paths, tracks, sentences, calibrate=False)
+        freq = model.calibration.pseudo_frequency(sentences).cpu().numpy()
+        parts.append(frame_decisions(scores, freq, [e.positives() for e in exprs]))
+        print(f'{video}: {len(tracks)} tracks x {len(sentences)} expressions scored', flush=True)
+    if not parts:
+        raise SystemExit(f'{data_root}: split {split!r} has no expressions to fit on')
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def fit_objective_f1(cfg, args, data_root: str, split) -> tuple:
+    """Fit (a, b) to the F1 on GT tracks; returns (info, table)."""
+    synonyms = _dataset_synonyms(cfg)
+    model = _ikun_model(cfg, args, data_root, synonyms)
+    raw, freq, labels = collect_f1(model, data_root, split, synonyms)
+    info = fit_f1(raw, freq, labels, args.a_range or F1_A_RANGE, args.b_range or F1_B_RANGE)
+    print(f'calibration a={info["a"]:.4g} b={info["b"]:.4g}: F1 {info["f1"]:.4f} (uncalibrated '
+          f'{info["f1_uncalibrated"]:.4f}, paper a=8 b=-0.1 {info["f1_paper_ab"]:.4f}) on '
+          f'{info["decisions"]} (box, expression) decisions of split {split!r}')
+    return dict(info, objective='F1'), model.calibration.table()
+
+
+def fit_objective_hota(cfg, args, data_root: str, split) -> tuple:
+    """Fit (a, b) to the referring HOTA of the tracker; returns (info, table)."""
+    from tqdm import tqdm
+
+    from ikun_mm.datasets import ReferKittiDataset
+    from ikun_mm.models.referring import prepare_referring
+    from ikun_mm.registry import MODELS
+    from ikun_mm.utils.checkpoint import UnreadableCheckpointError
+    if 'referrer' not in cfg.model:
+        raise SystemExit(f'{args.config}: --objective hota needs a referring-tracker config '
+                         '(configs/rmot/...) whose model has a referrer')
+    if args.a_range or args.b_range:
+        raise SystemExit('--a-range/--b-range set the F1 grid; --objective hota searches '
+                         'ikun_mm.evaluation.calibration.A_GRID x B_GRID')
+    model = MODELS.build(cfg.model)
+    calibration = getattr(model.referrer, 'calibration', None)
+    if calibration is None:
+        raise SystemExit(f'{args.config}: model.referrer has no calibration to fit')
     try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    print(f'calibration a={a:.4g} b={b:.4g}: F1 {summary["f1"]:.4f} (uncalibrated {base:.4f}, '
-          f'paper a=8 b=-0.1 {paper:.4f}) on {summary["decisions"]} (box, expression) '
-          f'decisions of split {split!r}')
+        model.load_referrer_checkpoint(args.checkpoint)
+    except UnreadableCheckpointError as exc:  # names the file; no traceback needed
+        raise SystemExit(str(exc))
+    model.eval()
+    data = cfg.test_dataloader.dataset
+    dataset = ReferKittiDataset(data_root=data_root, split=split,
+                                exclude_sentences=data.get('exclude_sentences', ()),
+                                synonyms=data.get('synonyms'))
+    with torch.no_grad():
+        prepared = prepare_referring(model, list(dataset), progress=True)
+        sentences = sorted({s for v in prepared for s in v['sentences']})
+        freq = dict(zip(sentences, calibration.pseudo_frequency(sentences).cpu().numpy()))
+    bar = tqdm(unit='point', desc='fitting a, b (HOTA per grid point, all videos at once)')
+    fit = fit_hota(prepared, freq, model.score_thr,
+                   cross_validation=not args.no_cross_validation, progress=bar)
+    bar.close()
+    cv = fit['cross_validation']
+    if cv is not None:
+        print(f'leave-one-video-out HOTA: fitted {cv["fitted"]:.2f}, uncalibrated '
+              f'{cv["uncalibrated"]:.2f} (mean over {len(cv["folds"])} held-out videos)')
+    if fit['kept_uncalibrated']:
+        print('the fit does not carry over to held-out videos: keeping a = b = 0 (no '
+              'calibration)')
+    print(f'calibration a={fit["a"]:g} b={fit["b"]:g}: HOTA {fit["hota"]:.2f} (uncalibrated '
+          f'{fit["hota_uncalibrated"]:.2f}) on split {split!r}')
+    info = dict(a=fit['a'], b=fit['b'], hota=round(fit['hota'], 3),
+                hota_uncalibrated=round(fit['hota_uncalibrated'], 3), objective='HOTA',
+                cross_validation=cv)
+    return info, calibration.table()
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    out = args.out or osp.splitext(args.checkpoint)[0] + '_calibrated.pth'
+    if osp.abspath(out) == osp.abspath(args.checkpoint):
+        raise SystemExit(f'--out {out} is the input checkpoint; choose another file')
+    if osp.exists(out) and not args.overwrite:
+        raise SystemExit(f'{out} exists; pass --overwrite to replace it, or choose another --out')
+    from ikun_mm.utils import register_all_modules
+    from ikun_mm.utils.checkpoint import checkpoint_problem, save_new_checkpoint
+    register_all_modules()
+    cfg = load_runner_config(args.config, cfg_options=args.cfg_options)
+    data_root = _data_root(cfg, args.config)
+    try:
+        split = args.split or default_split(cfg, data_root)
+    except ValueError as exc:
+        raise SystemExit(str(exc))
+    if isinstance(split, str) and ',' in split:
+        split = split.split(',')
+    if split == 'test':
+        print('warning: fitting a, b on the test split (given with --split)', flush=True)
+    problem = checkpoint_problem(args.checkpoint)  # before any scoring: names the file
+    if problem is not None:
+        raise SystemExit(problem)
+
+    fit = fit_objective_hota if args.objective == 'hota' else fit_objective_f1
+    info, table = fit(cfg, args, data_root, split)
+    info = dict(info, split=split if isinstance(split, str) else list(split),
+                source_checkpoint=osp.basename(args.checkpoint), table_expressions=len(table[0]))
+    ckpt = calibrated_checkpoint(_read(args.checkpoint), info['a'], info['b'], table, info)
+    try:
+        save_new_checkpoint(ckpt, out, overwrite=args.overwrite)
+    except FileExistsError as exc:  # appeared while fitting
+        raise SystemExit(str(exc))
     print(f'saved {out}')
-    print(json.dumps(summary))
-    return summary
+    print(json.dumps(info))
+    return info
 
 
 if __name__ == '__main__':

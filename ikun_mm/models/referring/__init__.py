@@ -1,4 +1,4 @@
-from .calibration import SimilarityCalibration, positive_box_shares, pseudo_frequency
+from .calibration import SimilarityCalibration, box_shares, merge_shares, pseudo_frequency
 from .data_preprocessor import IKUNDataPreprocessor
 from .encoders import (CLIPResNetBackbone, CLIPTextEncoder, IKUNVisualEncoder,
                        SentenceTransformerTextEncoder, TextFeatures, TinyConvBackbone)
@@ -8,13 +8,15 @@ from .kum import (CascadeAttentionKUM, CrossCorrelationKUM, KUMText, LocalGlobal
                   TextFirstKUM)
 from .losses import CosineFocalLoss, cosine_focal_loss
 from .official_weights import convert_official_state_dict, official_state_dict
-from .referring_tracker import ReferringTracker, referred_rows, tracks_from_rows
+from .referring_tracker import (ReferringTracker, prepare_referring, referred_rows,
+                                tracks_from_rows)
 
 __all__ = [
     'CLIPResNetBackbone', 'CLIPTextEncoder', 'CascadeAttentionKUM', 'CosineFocalLoss',
     'CrossCorrelationKUM', 'IKUN', 'IKUNDataPreprocessor', 'IKUNVisualEncoder', 'KUMText',
     'LocalGlobalFusion', 'NoTextKUM', 'ReferringTracker', 'SentenceTransformerTextEncoder',
     'SimilarityCalibration', 'TextFeatures', 'TextFirstKUM', 'TinyConvBackbone', 'TrackScores',
-    'convert_official_state_dict', 'cosine_focal_loss', 'official_state_dict',
-    'positive_box_shares', 'pseudo_frequency', 'referred_rows', 'score_tracks', 'tracks_from_rows'
+    'box_shares', 'convert_official_state_dict', 'cosine_focal_loss', 'merge_shares',
+    'official_state_dict', 'prepare_referring', 'pseudo_frequency', 'referred_rows',
+    'score_tracks', 'tracks_from_rows'
 ]

@@ -6,18 +6,24 @@ expression j under a frozen text encoder (paper: CLIP ViT-B/32), min-max normali
 softmax with temperature τ (paper: 100) -> weights w_j; ``p(e) = Σ_j w_j p_j``. Calibrated score
 = ``score + a·p(e) + b`` (paper: a=8, b=−0.1), added per window before the frame average.
 
-``p_j`` (:func:`positive_box_shares`), as the official code counts it: the number of positive
-(frame, track) boxes of training expression j (summed over the training videos) divided by the
-number of positive boxes of all training expressions. The shares sum to 1, so their mean is
-1/J (J = number of training expressions; ≈ 0.0125 on Refer-KITTI), and p(e), a convex
-combination of them, lies between the smallest and the largest share. With ``synonyms`` (the
+``p_j`` (:func:`box_shares` of the counts of :func:`ikun_mm.datasets.positive_box_counts`), as
+the official code counts it: the number of positive (frame, track) boxes of training expression
+j (summed over the training videos) divided by the number of positive boxes of all training
+expressions. The shares sum to 1, so their mean is 1/J (J = number of training expressions;
+≈ 0.0125 on Refer-KITTI), and p(e), a convex combination of them, lies between the smallest and
+the largest share. With ``synonyms`` (the
 official code always maps them) the table is built over canonical texts
 (:mod:`ikun_mm.datasets.expression_synonyms`): ``cars in red`` and ``vehicles in red`` count as
 one expression, and the queries are mapped the same way before they are embedded.
 
-``a`` and ``b`` are buffers: they travel with the model's state dict, and
-``tools/analysis/fit_calibration.py`` fits them on a validation split and stores them (state dict
-and ``meta['calibration']``) in a new checkpoint.
+``a`` and ``b`` are buffers: they travel with the model's state dict. The training table
+(expressions and p_j) travels with it too once it is set (``state_dict['calibration.table']``,
+a dict ``{'sentences': [...], 'shares': [...]}``; :meth:`SimilarityCalibration.set_table`).
+``tools/analysis/fit_calibration.py`` (:mod:`ikun_mm.evaluation.calibration`) fits a, b on a
+validation split and writes them with the table into a new checkpoint, so a model loaded from it
+never reads the dataset files. This module reads no files: a table given by ``data_root`` is
+built by :func:`ikun_mm.evaluation.positive_box_shares`, found through the ``TASK_UTILS``
+registry.
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -27,7 +33,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from ikun_mm.registry import MODELS
+from ikun_mm.registry import MODELS, TASK_UTILS
+
+#: The ``TASK_UTILS`` name of the function that builds the table from a dataset tree
+#: (:func:`ikun_mm.evaluation.positive_box_shares`).
+TABLE_BUILDER = 'positive_box_shares'
 
 #: ``None`` (off), a table name (``'refer_kitti'``) or a dict ``{phrase: replacement}``; see
 #: :mod:`ikun_mm.datasets.expression_synonyms` (imported only when synonyms are used).
@@ -88,22 +98,6 @@ def merge_shares(sentences: Sequence[str], shares: Sequence[float],
     return keys, np.array([merged[k] for k in keys], dtype=np.float64)
 
 
-def positive_box_shares(data_root: str, split: Union[str, Sequence[str]] = 'train',
-                        synonyms: Synonyms = None) -> Tuple[List[str], np.ndarray]:
-    """The official p_j table of a Refer-KITTI tree: the positive boxes of each (canonical, with
-    ``synonyms``) expression of ``split`` over those of all of them
-    (:func:`ikun_mm.datasets.positive_box_counts`, then :func:`box_shares`).
-
-    Returns:
-        (sentences, shares): J sorted texts and a float array (J,) summing to 1.
-    """
-    from ikun_mm.datasets.refer_kitti import positive_box_counts  # only the expression files
-    counts = positive_box_counts(data_root, split, synonyms)
-    if not counts:
-        raise ValueError(f'{data_root}: split {split!r} has no expressions to calibrate with')
-    return box_shares(counts)
-
-
 def _canonical(sentence: str, synonyms: Synonyms) -> str:
     if synonyms is None:
         return sentence
@@ -115,16 +109,26 @@ def _canonical(sentence: str, synonyms: Synonyms) -> str:
 class SimilarityCalibration(BaseModule):
     """``score + a·p(e) + b`` with the pseudo-frequency p(e) of :func:`pseudo_frequency`.
 
-    The training table (expressions and p_j) comes from ``data_root``/``split``
-    (:func:`positive_box_shares`, read on first use) or is given directly (``sentences`` +
-    ``shares``; with ``synonyms``, shares of synonymous sentences add up). It and the training
-    expressions' text features are kept for the module's lifetime (they depend only on the
-    training files and the frozen encoder).
+    The training table (expressions and p_j) is, in this order:
+
+    1. the table loaded with a state dict (``<prefix>table``, written by
+       ``tools/analysis/fit_calibration.py``) or set by :meth:`set_table`; it is saved with the
+       state dict from then on;
+    2. the one given directly (``sentences`` + ``shares``; with ``synonyms``, shares of
+       synonymous sentences add up);
+    3. the official p_j of the ``data_root``/``split`` tree, built on first use by the function
+       registered as ``TASK_UTILS['positive_box_shares']``
+       (:func:`ikun_mm.evaluation.positive_box_shares`).
+
+    With none of them, :meth:`table` raises. The table and the training expressions' text
+    features are kept for the module's lifetime (they depend only on the training files and the
+    frozen encoder).
 
     Args:
         text_encoder: config of a frozen text encoder (paper: CLIP ViT-B/32). ``None`` uses the
             owning IKUN's text encoder (set by :meth:`bind_text_encoder`).
-        data_root / split: where the training statistics are read.
+        data_root / split: where the training statistics are read when no table was loaded or
+            given.
         sentences / shares: the table given directly instead.
         synonyms: ``None`` (off), ``'refer_kitti'`` or a dict ``{phrase: replacement}``: the
             table is built over canonical texts and every query is mapped to its canonical text
@@ -136,6 +140,9 @@ class SimilarityCalibration(BaseModule):
         enabled: ``False`` makes :meth:`forward` return the scores unchanged.
     """
 
+    #: state-dict key (after the module prefix) of a carried table
+    TABLE_KEY = 'table'
+
     def __init__(self, text_encoder: Optional[dict] = None, data_root: Optional[str] = None,
                  split: Union[str, Sequence[str]] = 'train',
                  sentences: Optional[Sequence[str]] = None,
@@ -145,9 +152,6 @@ class SimilarityCalibration(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if (sentences is None) != (shares is None):
             raise ValueError('give both `sentences` and `shares`, or neither')
-        if sentences is None and data_root is None:
-            raise ValueError('SimilarityCalibration needs `data_root` (training statistics) '
-                             'or `sentences` + `shares`')
         if synonyms is not None:
             from ikun_mm.datasets.expression_synonyms import resolve_synonyms
             resolve_synonyms(synonyms)  # fail at build time on a bad table
@@ -159,6 +163,7 @@ class SimilarityCalibration(BaseModule):
         self.data_root, self.split = data_root, split
         self._table = (None if sentences is None else
                        merge_shares(list(sentences), list(shares), synonyms))
+        self._carried = False  # the table travels with the state dict
         self._keys: Optional[torch.Tensor] = None
         # kept out of the module tree: frozen, not part of the checkpoint
         encoder = MODELS.build(text_encoder) if text_encoder else None
@@ -166,6 +171,60 @@ class SimilarityCalibration(BaseModule):
             param.requires_grad_(False)  # its own encoder never trains (paper: frozen CLIP)
         self.__dict__['_encoder'] = encoder
 
+    # -- the training table ---------------------------------------------------------------------
+    def set_table(self, sentences: Sequence[str], shares: Sequence[float]) -> None:
+        """Use the table (J canonical sentences, shares (J,)) and save it with the state dict."""
+        sentences = [str(s) for s in sentences]
+        shares = np.asarray(shares, dtype=np.float64).reshape(-1)
+        if not sentences or len(sentences) != len(shares):
+            raise ValueError(f'a calibration table needs J >= 1 sentences and J shares, got '
+                             f'{len(sentences)} sentences and {len(shares)} shares')
+        self._table = (sentences, shares)
+        self._carried = True
+        self._keys = None
+
+    def table(self) -> Tuple[List[str], np.ndarray]:
+        """The training expressions and their shares p_j (summing to 1 when read from files).
+
+        Raises:
+            RuntimeError: no table was loaded or given and no ``data_root`` is configured.
+        """
+        if self._table is None:
+            if self.data_root is None:
+                raise RuntimeError(
+                    'SimilarityCalibration has no training-expression table: the loaded '
+                    'checkpoint carries none (tools/analysis/fit_calibration.py writes one into '
+                    "state_dict['calibration.table']) and the config gives neither `data_root` "
+                    '(the training tree) nor `sentences` + `shares`')
+            build = TASK_UTILS.get(TABLE_BUILDER)
+            if build is None:
+                raise RuntimeError(
+                    f'TASK_UTILS has no {TABLE_BUILDER!r} to read the calibration table of '
+                    f'{self.data_root!r}: call ikun_mm.utils.register_all_modules() (or import '
+                    'ikun_mm.evaluation) first')
+            self._table = build(self.data_root, self.split, self.synonyms)
+        return self._table
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self._carried:
+            sentences, shares = self._table
+            destination[prefix + self.TABLE_KEY] = dict(sentences=list(sentences),
+                                                        shares=[float(p) for p in shares])
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        table = state_dict.pop(prefix + self.TABLE_KEY, None)
+        if table is not None:  # absent: keep the configured table
+            try:
+                self.set_table(table['sentences'], table['shares'])
+            except (KeyError, TypeError, ValueError) as exc:
+                error_msgs.append(f'{prefix}{self.TABLE_KEY}: not a calibration table '
+                                  f"{{'sentences': [...], 'shares': [...]}} ({exc})")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+
+    # -- scoring --------------------------------------------------------------------------------
     def bind_text_encoder(self, encoder: nn.Module) -> None:
         """Use ``encoder`` when no own text encoder was configured."""
         if self.__dict__['_encoder'] is None:
@@ -182,12 +241,6 @@ class SimilarityCalibration(BaseModule):
     def canonical(self, sentences: Sequence[str]) -> List[str]:
         """The texts the table and the encoder see (canonical with ``synonyms``)."""
         return [_canonical(s, self.synonyms) for s in sentences]
-
-    def table(self) -> Tuple[List[str], np.ndarray]:
-        """The training expressions and their shares p_j (summing to 1 when read from files)."""
-        if self._table is None:
-            self._table = positive_box_shares(self.data_root, self.split, self.synonyms)
-        return self._table
 
     def pseudo_frequency(self, sentences: Sequence[str]) -> torch.Tensor:
         """Tensor of shape (E,): p(e) of each sentence."""

@@ -9,8 +9,11 @@ One video in, per expression the referred tracks out::
 
 The tracker runs once per video, whatever the number of expressions; iKUN scores every track
 window against all expressions at once (the fast path of :func:`.inference.score_tracks`).
+:meth:`ReferringTracker.score_video` is the one driver of this chain (track, then score):
+``predict`` (``tools/test.py``), ``refer_video`` (the demo) and :func:`prepare_referring` (raw
+scores for the calibration fit and the benchmark tables) all go through it.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -19,7 +22,7 @@ from mmengine.structures import BaseDataElement
 from ikun_mm.registry import MODELS
 from ikun_mm.utils.checkpoint import read_checkpoint
 from ..trackers.tracking_by_detection import TrackingByDetection, track_video
-from .inference import score_tracks
+from .inference import TrackScores, score_tracks
 
 #: Columns of the referred rows: frame (0-based), id, x1, y1, x2, y2, score.
 REFERRED_COLUMNS = ('frame', 'id', 'x1', 'y1', 'x2', 'y2', 'score')
@@ -242,17 +245,67 @@ class ReferringTracker(TrackingByDetection):
         return track_video(self, num_frames, img_size, video, progress, img_paths,
                            postprocess=True)
 
+    def score(self, img_paths: Sequence, tracks: Dict[int, np.ndarray], texts: Sequence[str],
+              raw: bool = False) -> Dict[int, TrackScores]:
+        """iKUN frame scores of ``tracks`` against ``texts`` (:func:`.inference.score_tracks`,
+        fast path); each distinct text is scored once.
+
+        Args:
+            img_paths: the frames (paths or RGB arrays), index = frame.
+            tracks: ``{id: (L, 5) frame, x1, y1, x2, y2}``.
+            texts: E texts (repeats allowed).
+            raw: uncalibrated scores; otherwise ``calibrate`` decides.
+
+        Returns:
+            ``{id: TrackScores}`` whose score columns follow ``texts``; ``{}`` without tracks
+            or texts.
+        """
+        texts = list(texts)
+        if not tracks or not texts:
+            return {}
+        unique = list(dict.fromkeys(texts))
+        scores = score_tracks(self.referrer, img_paths, tracks, unique, fast=True,
+                              calibrate=False if raw else self.calibrate)
+        if len(unique) != len(texts):
+            cols = [unique.index(t) for t in texts]
+            scores = {tid: TrackScores(frames=ts.frames, scores=ts.scores[:, cols])
+                      for tid, ts in scores.items()}
+        return scores
+
     def refer(self, img_paths: Sequence, tracks: Dict[int, np.ndarray],
               expressions: Sequence[str]) -> List[np.ndarray]:
-        """Score ``tracks`` against ``expressions`` and keep the referred rows (see
-        :func:`referred_rows`); each distinct expression text is scored once."""
-        if not tracks:
-            return [np.zeros((0, 7)) for _ in expressions]
-        unique = list(dict.fromkeys(expressions))
-        scores = score_tracks(self.referrer, img_paths, tracks, unique, fast=True,
-                              calibrate=self.calibrate)
-        rows = referred_rows(tracks, scores, len(unique), self.score_thr)
-        return [rows[unique.index(e)] for e in expressions]
+        """Score ``tracks`` against ``expressions`` (:meth:`score`) and keep the referred rows
+        (see :func:`referred_rows`)."""
+        expressions = list(expressions)
+        return self._referred(tracks, self.score(img_paths, tracks, expressions),
+                              len(expressions))
+
+    def score_video(self, img_paths: Sequence, texts: Sequence[str], img_size=None,
+                    video: str = '', progress: bool = False, raw: bool = False,
+                    num_frames: Optional[int] = None) -> Tuple[np.ndarray, Dict[int, np.ndarray],
+                                                               Dict[int, TrackScores]]:
+        """The driver of one video: track (:meth:`track_rows`), then score every track against
+        every text (:meth:`score`).
+
+        Args:
+            img_paths: the frames (paths or RGB arrays), index = frame.
+            texts: the texts the referrer reads.
+            img_size: (W, H); read from the first frame when None.
+            video: video name (used by ``DetectionsFromFile(det_dir=...)``).
+            progress: show a progress bar while tracking.
+            raw: uncalibrated scores.
+            num_frames: frames to track (default ``len(img_paths)``).
+
+        Returns:
+            the tracker rows (N, 8), the tracks ``{id: (L, 5)}`` and their scores
+            ``{id: TrackScores}`` (columns follow ``texts``).
+        """
+        if img_size is None:
+            img_size = _frame_size(img_paths[0])
+        num_frames = len(img_paths) if num_frames is None else num_frames
+        rows = self.track_rows(num_frames, img_size, video, img_paths, progress)
+        tracks = tracks_from_rows(rows)
+        return rows, tracks, self.score(img_paths, tracks, texts, raw=raw)
 
     @torch.no_grad()
     def refer_video(self, img_paths: Sequence[str], expressions: Sequence[str],
@@ -270,11 +323,16 @@ class ReferringTracker(TrackingByDetection):
         Returns:
             ``{expression: array (M, 7) frame (0-based), id, x1, y1, x2, y2, score}``.
         """
-        if img_size is None:
-            img_size = _frame_size(img_paths[0])
-        rows = self.track_rows(len(img_paths), img_size, video, img_paths, progress)
-        referred = self.refer(img_paths, tracks_from_rows(rows), list(expressions))
-        return dict(zip(expressions, referred))
+        expressions = list(expressions)
+        _, tracks, scores = self.score_video(img_paths, expressions, img_size, video, progress)
+        return dict(zip(expressions, self._referred(tracks, scores, len(expressions))))
+
+    def _referred(self, tracks: Dict[int, np.ndarray], scores: Dict[int, TrackScores],
+                  num_expressions: int) -> List[np.ndarray]:
+        """:func:`referred_rows` at ``score_thr``; empty rows without scores."""
+        if not scores:
+            return [np.zeros((0, 7)) for _ in range(num_expressions)]
+        return referred_rows(tracks, scores, num_expressions, self.score_thr)
 
     def predict(self, inputs, data_samples: List[BaseDataElement],
                 rescale: bool = True, **kwargs) -> List[BaseDataElement]:
@@ -282,16 +340,44 @@ class ReferringTracker(TrackingByDetection):
         ``pred_track_rows`` (the tracker's output) to each sample."""
         for sample in data_samples:
             meta = sample.metainfo
-            rows = self.track_rows(meta['num_frames'], meta['img_size'], meta['video'],
-                                   meta['img_paths'])
             sentences = list(meta['sentences'])
             # the model reads each expression's canonical text (the dataset's synonym mapping,
             # e.g. 'vehicles in black' -> 'car in black'); results stay keyed by the sentence
             texts = list(meta.get('texts', sentences))
-            referred = self.refer(meta['img_paths'], tracks_from_rows(rows), texts)
+            rows, tracks, scores = self.score_video(meta['img_paths'], texts, meta['img_size'],
+                                                    meta['video'],
+                                                    num_frames=meta['num_frames'])
             sample.pred_track_rows = rows
-            sample.pred_referred = dict(zip(sentences, referred))
+            sample.pred_referred = dict(zip(sentences,
+                                            self._referred(tracks, scores, len(texts))))
         return data_samples
+
+
+@torch.no_grad()
+def prepare_referring(model: ReferringTracker, items: Sequence[dict],
+                      progress: bool = False) -> List[dict]:
+    """Track every video of ``items`` (``ReferKittiDataset`` items) with ``model`` and score its
+    tracks against all its expressions, uncalibrated (:meth:`ReferringTracker.score_video`), so
+    that :func:`ikun_mm.evaluation.referring_metrics` or
+    :class:`ikun_mm.evaluation.ReferringGrid` can evaluate any calibration offsets without
+    running the model again.
+
+    Returns:
+        one dict per video: the item's ``video``, ``annotation``, ``expressions`` plus
+        ``sentences``, ``num_frames``, ``tracks`` (``{id: (L, 5)}``) and ``raw``
+        (``{id: TrackScores}``, columns following ``sentences``; the model reads each
+        sentence's ``texts`` entry, its canonical text with the dataset's ``synonyms``).
+    """
+    prepared = []
+    for item in items:
+        sentences = [e.sentence for e in item['expressions']]
+        texts = list(item.get('texts', sentences))
+        _, tracks, raw = model.score_video(item['img_paths'], texts, item['img_size'],
+                                           item['video'], progress, raw=True)
+        prepared.append(dict(video=item['video'], annotation=item['annotation'],
+                             expressions=item['expressions'], sentences=sentences,
+                             num_frames=len(item['img_paths']), tracks=tracks, raw=raw))
+    return prepared
 
 
 def _frame_size(frame) -> tuple:

@@ -17,7 +17,6 @@ import torch
 from mmdet.structures import DetDataSample
 
 from ..trackers.tracking_by_detection import track_results_array
-from .inference import score_tracks
 from .referring_tracker import ReferringTracker, referred_rows, tracks_from_rows
 
 
@@ -80,8 +79,7 @@ class ReferringStream:
             recent[tid] = track[max(run_start, len(track) - self.window):]
         if not recent:
             return {e: np.zeros((0, 7)) for e in self.expressions}
-        scores = score_tracks(self.model.referrer, self.frames, recent, self.expressions,
-                              calibrate=self.model.calibrate)
+        scores = self.model.score(self.frames, recent, self.expressions)
         last = {tid: track[-1:] for tid, track in recent.items()}
         last_scores = {tid: type(s)(frames=s.frames[-1:], scores=s.scores[-1:])
                        for tid, s in scores.items()}

@@ -1,6 +1,7 @@
 """Similarity calibration as the official iKUN code computes it: the pseudo-frequency formula,
 the positive-box shares p_j (hand-counted on a tiny tree, and read straight from the JSON files
-of the generated tree), and the size of the paper's a=8, b=-0.1 shift."""
+of the generated tree), the size of the paper's a=8, b=-0.1 shift, and the table carried in
+the state dict so that a loaded model reads no training files."""
 import glob
 import json
 import math
@@ -11,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from ikun_mm.models.referring import SimilarityCalibration, positive_box_shares, pseudo_frequency
-from ikun_mm.models.referring.calibration import box_shares, merge_shares
+from ikun_mm.evaluation import positive_box_shares
+from ikun_mm.models.referring import (SimilarityCalibration, box_shares, merge_shares,
+                                     pseudo_frequency)
 
 
 def test_pseudo_frequency_closed_form():
@@ -212,6 +214,52 @@ def test_calibrated_score_and_switch():
     assert out.item() == pytest.approx(0.05 + 8 * p - 0.1, abs=1e-6)
     cal.enabled = False
     assert cal(torch.tensor([[0.05]]), ['q']).item() == pytest.approx(0.05)
-    assert set(cal.state_dict()) == {'a', 'b'}
-    with pytest.raises(ValueError, match='data_root'):
-        SimilarityCalibration()
+    assert set(cal.state_dict()) == {'a', 'b'}  # a configured table stays in the config
+    with pytest.raises(RuntimeError, match='no training-expression table.*data_root'):
+        SimilarityCalibration().table()
+
+
+def _ab_table(a=1.5, b=-0.2, sentences=('x', 'y'), shares=(0.2, 0.6)):
+    return {'a': torch.tensor(a), 'b': torch.tensor(b),
+            'table': dict(sentences=list(sentences), shares=list(shares))}
+
+
+def test_the_table_travels_with_the_state_dict(tmp_path):
+    """A state dict with ``table`` (as tools/analysis/fit_calibration.py writes it) replaces the
+    configured source: data_root is never read (here it does not exist)."""
+    missing_root = str(tmp_path / 'no_such_tree')
+    cal = SimilarityCalibration(data_root=missing_root, synonyms='refer_kitti')
+    cal.bind_text_encoder(_BagOfWords())
+    with pytest.raises(Exception, match='no_such_tree'):
+        cal.table()  # nothing loaded yet: the configured tree is read, and it is not there
+    cal.load_state_dict(_ab_table(sentences=['car in red', 'pedestrian'], shares=[0.25, 0.75]),
+                        strict=True)
+    sentences, shares = cal.table()
+    assert sentences == ['car in red', 'pedestrian'] and shares.tolist() == [0.25, 0.75]
+    assert (cal.a.item(), cal.b.item()) == (1.5, pytest.approx(-0.2))
+    p = cal.pseudo_frequency(['vehicles in red']).item()  # synonyms still map the queries
+    assert p == pytest.approx(0.25, abs=1e-6)
+    # saved again with the state dict, and a round trip through a file keeps it
+    state = cal.state_dict()
+    assert state['table'] == dict(sentences=['car in red', 'pedestrian'], shares=[0.25, 0.75])
+    torch.save(state, tmp_path / 'cal.pth')
+    again = SimilarityCalibration()
+    again.load_state_dict(torch.load(tmp_path / 'cal.pth', weights_only=True), strict=True)
+    assert again.table()[0] == ['car in red', 'pedestrian']
+    # a state dict without a table keeps the configured one (checkpoints of plain training)
+    plain = SimilarityCalibration(sentences=['x', 'y'], shares=[0.2, 0.6])
+    plain.load_state_dict({'a': torch.tensor(2.0), 'b': torch.tensor(0.0)}, strict=True)
+    assert plain.table()[0] == ['x', 'y'] and 'table' not in plain.state_dict()
+    # a malformed table names the key
+    with pytest.raises(RuntimeError, match='table: not a calibration table'):
+        plain.load_state_dict(dict(_ab_table(), table=dict(sentences=['x'], shares=[1, 2])))
+
+
+def test_positive_box_shares_is_the_registered_table_builder(two_video_tree):
+    """The model reaches the dataset files only through the TASK_UTILS entry."""
+    from ikun_mm.registry import TASK_UTILS
+    assert TASK_UTILS.get('positive_box_shares') is positive_box_shares
+    cal = SimilarityCalibration(data_root=two_video_tree, synonyms='refer_kitti')
+    sentences, shares = cal.table()
+    expected = positive_box_shares(two_video_tree, 'train', 'refer_kitti')
+    assert sentences == expected[0] and shares.tolist() == expected[1].tolist()
