@@ -8,10 +8,11 @@ held-out videos of the generated mini Refer-KITTI (Refer-KITTI protocol, TrackEv
 Each CKPT is a checkpoint of configs/ikun/ikun_<variant>_mini_refer_kitti.py. Rows per variant
 and tracker: ``raw`` (score > 0), ``threshold`` (a = 0, b fitted), ``fitted`` (a and b fitted),
 ``paper`` (a = 8, b = -0.1). The fits maximise the referring HOTA of NeuralSORT's tracks on the
-``--fit-split`` videos (default ``val``; the grid of tools/analysis/fit_calibration_hota.py,
+``--fit-split`` videos (default ``val``; the grid of ``fit_calibration.py --objective hota``,
 which contains (0, 0)) and are then applied unchanged to every tracker on the test videos
 (``--fit-split none``: the checkpoint's a, b as ``fitted``). All rows of a (variant, tracker)
-come from the same tracker run and raw scores (see :mod:`ikun_mm.evaluation.referring_eval`).
+come from the same tracker run and raw scores
+(:func:`ikun_mm.models.referring.prepare_referring`).
 Expressions are mapped to canonical words as the mini RMOT config does (``synonyms``).
 """
 import argparse
@@ -45,7 +46,8 @@ def main(argv=None):
     args = parse_args(argv)
     sys.path.insert(0, ROOT)
     from ikun_mm.datasets import ReferKittiDataset
-    from ikun_mm.evaluation import prepare_referring, referring_metrics
+    from ikun_mm.evaluation import grid_search, referring_metrics
+    from ikun_mm.models.referring import prepare_referring
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
     register_all_modules()
@@ -84,8 +86,6 @@ def main(argv=None):
 
     fits = {}
     if fit_videos is not None:
-        from tests.utils import load_tool
-        grid_search = load_tool('analysis', 'fit_calibration_hota.py').grid_search
         tracking = MODELS.build(base.model)
         for variant, referrer in referrers.items():
             tracking.referrer = referrer
