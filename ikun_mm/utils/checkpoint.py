@@ -23,6 +23,7 @@ models (``models/*/..._weights.py``, ``pretrained.py``); only reading and loadin
 import fnmatch
 import os.path as osp
 import pickle
+import warnings
 import zipfile
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -107,8 +108,10 @@ def read_checkpoint(filename: str, map_location='cpu', weights_only: bool = Fals
         raise FileNotFoundError(f'checkpoint {filename} {what}')
     kwargs = dict(pickle_module=_TolerantPickle) if tolerate_unknown_classes else {}
     try:
-        return torch.load(filename, map_location=map_location, weights_only=weights_only,
-                          **kwargs)
+        with warnings.catch_warnings():  # TorchScript archives (OpenAI's CLIP files) are fine
+            warnings.filterwarnings('ignore', message='.*looks like a TorchScript archive')
+            return torch.load(filename, map_location=map_location, weights_only=weights_only,
+                              **kwargs)
     except Exception as exc:  # noqa: BLE001 - re-raised below with the file name
         size = osp.getsize(filename)
         raise UnreadableCheckpointError(

@@ -5,6 +5,8 @@ from mmdet.models.reid import BaseReID
 from mmengine.logging import MMLogger
 
 from ikun_mm.registry import MODELS
+from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                      state_dict_from_checkpoint)
 
 
 @MODELS.register_module()
@@ -20,7 +22,9 @@ class CheckpointReID(BaseReID):
     Args:
         checkpoint: local path of a checkpoint written by ``tools/train.py`` with a
             ``configs/reid`` config (keys ``backbone.*``, ``neck.*``, ``head.*``); ``None`` keeps
-            the random weights (and says so in the log).
+            the random weights (and says so in the log). Loaded strictly: a file that cannot
+            be read or does not fit raises, naming it and the keys
+            (:func:`~ikun_mm.utils.checkpoint.load_state_dict_strict`).
         *args, **kwargs: ``BaseReID``'s (``backbone``, ``neck``, ``head``,
             ``data_preprocessor``, ...).
     """
@@ -34,6 +38,9 @@ class CheckpointReID(BaseReID):
                 'CheckpointReID: no checkpoint given, the ReID has random weights (train one '
                 'with tools/train.py and a configs/reid config)')
             return
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(self, checkpoint, map_location='cpu', strict=True,
-                        logger=MMLogger.get_current_instance())
+        state = state_dict_from_checkpoint(read_checkpoint(checkpoint, map_location='cpu'),
+                                           checkpoint, keys=('state_dict', ))
+        load_state_dict_strict(self, state, checkpoint,
+                               hint='Expected a checkpoint of tools/train.py with a configs/reid '
+                               'config of the same backbone, neck and head.')
+        MMLogger.get_current_instance().info(f'CheckpointReID: loaded {checkpoint}')
