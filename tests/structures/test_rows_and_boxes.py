@@ -86,6 +86,13 @@ def test_bbox_iou_is_mmdet_bbox_overlaps():
     np.testing.assert_allclose(bbox_iou(a, b), torchvision.ops.box_iou(
         torch.as_tensor(a), torch.as_tensor(b)).numpy(), rtol=1e-12)
     np.testing.assert_array_equal(bbox_iou(a[:5], b, aligned=True), np.diag(bbox_iou(a[:5], b)))
+    np.testing.assert_array_equal(
+        bbox_iou(a[:5], b, aligned=True),
+        bbox_overlaps(torch.as_tensor(a[:5]), torch.as_tensor(b), is_aligned=True).numpy())
+    # boxes of any shape, inverted ones included: still mmdet's numbers, bit for bit
+    c, d = rng.uniform(-5, 5, (7, 4)), rng.uniform(-5, 5, (3, 4))
+    np.testing.assert_array_equal(bbox_iou(c, d, eps=1e-9), bbox_overlaps(
+        torch.as_tensor(c), torch.as_tensor(d), eps=1e-9).numpy())
     # closed form: two 10x10 squares overlapping by half
     np.testing.assert_allclose(bbox_iou([[0, 0, 10, 10]], [[5, 0, 15, 10]]), [[50 / 150]])
     assert bbox_iou(np.zeros((0, 4)), a).shape == (0, 6)

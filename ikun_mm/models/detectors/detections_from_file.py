@@ -13,6 +13,7 @@ from mmengine.structures import InstanceData
 from ikun_mm.datasets.refer_kitti_io import (ReferKittiFormatError, check_mot_rows_in_video,
                                              frames_in_file, load_mot_rows)
 from ikun_mm.registry import MODELS
+from ikun_mm.structures import FRAME_DET_ROW, MOT_FILE_ROW
 
 
 @MODELS.register_module()
@@ -82,26 +83,27 @@ class DetectionsFromFile(BaseModel):
         return osp.join(self.det_dir, f'{video}.txt')
 
     def _load(self, path: str) -> Tuple[np.ndarray, Dict[int, np.ndarray]]:
-        """The file's rows (array (N, 9), ``load_mot_rows`` columns) and its detections."""
+        """The file's rows (array (N, 9), :data:`~ikun_mm.structures.MOT_FILE_ROW`) and its
+        detections by frame (:data:`~ikun_mm.structures.FRAME_DET_ROW`)."""
         if not osp.isfile(path):
             raise FileNotFoundError(f'DetectionsFromFile: detection file {path} does not exist')
         key = (path, osp.getmtime(path))
         if key not in self._cache:
             rows = load_mot_rows(path, frame_base=1, min_fields=7)
-            dets = rows[:, [0, 2, 3, 4, 5, 6, 7]]
-            labels = dets[:, 6].copy()
+            labels = rows[:, MOT_FILE_ROW.cls].copy()
             labels[labels < 0] = self.default_label
-            keep = dets[:, 5] >= self.score_thr
+            keep = rows[:, MOT_FILE_ROW.score] >= self.score_thr
             if self.class_map is not None:
                 keep &= np.isin(labels, list(self.class_map))
                 labels = np.array([self.class_map.get(int(c), -1) for c in labels])
-            dets = np.concatenate([dets[:, :6], labels[:, None]], 1)[keep]
-            self._cache = {key: (rows, {int(f): dets[dets[:, 0] == f, 1:]
-                                        for f in np.unique(dets[:, 0])})}
+            frames = rows[keep, MOT_FILE_ROW.frame]
+            dets = MOT_FILE_ROW.to(FRAME_DET_ROW, rows[keep], label=labels[keep])
+            self._cache = {key: (rows, {int(f): dets[frames == f] for f in np.unique(frames)})}
         return self._cache[key]
 
     def detections(self, path: str) -> Dict[int, np.ndarray]:
-        """``{frame (0-based): array (K, 6) x1, y1, x2, y2, score, label}`` of one file."""
+        """``{frame (0-based): array (K, 6) x1, y1, x2, y2, score, label}``
+        (:data:`~ikun_mm.structures.FRAME_DET_ROW`) of one file."""
         return self._load(path)[1]
 
     def check_video(self, path: str, num_frames: Optional[int] = None,
@@ -148,11 +150,11 @@ class DetectionsFromFile(BaseModel):
             num_frames, shape = sample.metainfo.get('num_frames'), sample.metainfo.get('img_shape')
             self.check_video(path, None if num_frames is None else int(num_frames),
                              None if shape is None else (int(shape[1]), int(shape[0])))
-            dets = self.detections(path).get(frame, np.zeros((0, 6)))
+            dets = self.detections(path).get(frame, FRAME_DET_ROW.empty())
             inst = InstanceData()
-            inst.bboxes = torch.as_tensor(dets[:, :4], dtype=torch.float32)
-            inst.scores = torch.as_tensor(dets[:, 4], dtype=torch.float32)
-            inst.labels = torch.as_tensor(dets[:, 5], dtype=torch.long)
+            inst.bboxes = torch.as_tensor(FRAME_DET_ROW.boxes(dets), dtype=torch.float32)
+            inst.scores = torch.as_tensor(dets[:, FRAME_DET_ROW.score], dtype=torch.float32)
+            inst.labels = torch.as_tensor(dets[:, FRAME_DET_ROW.label], dtype=torch.long)
             sample.pred_instances = inst
         return batch_data_samples
 

@@ -11,6 +11,8 @@ from typing import Optional
 
 import numpy as np
 
+from ikun_mm.structures import TRACK_ROW
+
 
 def check_interpolation(interpolation: Optional[dict], owner: str) -> Optional[dict]:
     """Validate an ``interpolation`` option: ``None`` (online) or ``dict(max_gap=N)``, N >= 1.
@@ -34,7 +36,8 @@ def interpolate_tracks(results: np.ndarray, max_gap: int) -> np.ndarray:
     """Fill gaps of up to ``max_gap`` missing frames in each track by linear interpolation.
 
     Args:
-        results: array (N, K >= 6): ``frame, id, x1, y1, x2, y2[, score, ...]``.
+        results: array (N, K >= 6): ``frame, id, x1, y1, x2, y2[, score, ...]`` (the first
+            columns of :data:`~ikun_mm.structures.TRACK_ROW`).
         max_gap: longest gap (in missing frames) that is filled; longer gaps stay.
 
     Returns:
@@ -43,17 +46,18 @@ def interpolate_tracks(results: np.ndarray, max_gap: int) -> np.ndarray:
     """
     if len(results) == 0 or max_gap < 1:
         return results
+    frame, tid_col, box = TRACK_ROW.frame, TRACK_ROW.id, TRACK_ROW.box
     rows = [results]
-    for tid in np.unique(results[:, 1]):
-        track = results[results[:, 1] == tid]
-        track = track[np.argsort(track[:, 0])]
+    for tid in np.unique(results[:, tid_col]):
+        track = results[results[:, tid_col] == tid]
+        track = track[np.argsort(track[:, frame])]
         for prev, nxt in zip(track[:-1], track[1:]):
-            gap = int(nxt[0] - prev[0]) - 1
+            gap = int(nxt[frame] - prev[frame]) - 1
             if 0 < gap <= max_gap:
                 w = np.arange(1, gap + 1)[:, None] / (gap + 1)
                 fill = np.repeat(prev[None], gap, 0)
-                fill[:, 0] = prev[0] + np.arange(1, gap + 1)
-                fill[:, 2:6] = (1 - w) * prev[2:6] + w * nxt[2:6]
+                fill[:, frame] = prev[frame] + np.arange(1, gap + 1)
+                fill[:, box] = (1 - w) * prev[box] + w * nxt[box]
                 rows.append(fill)
     out = np.concatenate(rows)
-    return out[np.lexsort((out[:, 1], out[:, 0]))]
+    return out[np.lexsort((out[:, tid_col], out[:, frame]))]

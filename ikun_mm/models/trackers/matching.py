@@ -24,6 +24,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ikun_mm.structures import bbox_centers, bbox_iou
+
 try:
     import lap
 except ImportError:  # pragma: no cover - lap is a runtime requirement
@@ -155,18 +157,9 @@ def nearest_neighbor_cosine_distance(galleries: Sequence[np.ndarray],
 
 
 def box_iou(boxes1: np.ndarray, boxes2: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """IoU (N, M) of xyxy boxes (N, 4) and (M, 4); the union is at least ``eps`` (the same
-    arithmetic as mmdet's ``bbox_overlaps``)."""
-    boxes1 = np.asarray(boxes1, np.float64).reshape(-1, 4)
-    boxes2 = np.asarray(boxes2, np.float64).reshape(-1, 4)
-    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
-    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
-    lt = np.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
-    rb = np.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    union = area1[:, None] + area2[None] - inter
-    return inter / np.maximum(union, eps)
+    """IoU (N, M) of xyxy boxes (N, 4) and (M, 4): :func:`ikun_mm.structures.bbox_iou` (mmdet's
+    ``bbox_overlaps``; the union is at least ``eps``)."""
+    return bbox_iou(boxes1, boxes2, eps=eps)
 
 
 def iou_cost(track_boxes: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
@@ -227,9 +220,8 @@ def gate_cost(cost: np.ndarray,
     return cost
 
 
-def centers(boxes: np.ndarray) -> np.ndarray:
-    """Centres (..., 2) of xyxy boxes (..., 4)."""
-    return np.stack([(boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2], -1)
+#: Centres (..., 2) of xyxy boxes (..., 4): :func:`ikun_mm.structures.bbox_centers`.
+centers = bbox_centers
 
 
 def direction(from_boxes: np.ndarray, to_boxes: np.ndarray) -> np.ndarray:

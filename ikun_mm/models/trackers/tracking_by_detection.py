@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ikun_mm.registry import MODELS
+from ikun_mm.structures import TRACK_ROW
 from .interpolation import check_interpolation, interpolate_tracks
 
 
@@ -151,13 +152,16 @@ class TrackingByDetection(BaseMOTModel):
 
 
 def track_results_array(frame_id: int, inst: InstanceData) -> np.ndarray:
-    """Rows ``frame, id, x1, y1, x2, y2, score, label`` (K, 8) of one frame's tracking output."""
+    """Rows (K, 8) of one frame's tracking output, :data:`~ikun_mm.structures.TRACK_ROW`:
+    ``frame, id, x1, y1, x2, y2, score, label``."""
     n = len(inst.instances_id)
-    return np.concatenate([
-        np.full((n, 1), frame_id), inst.instances_id.cpu().numpy()[:, None].astype(np.float64),
-        inst.bboxes.cpu().numpy().astype(np.float64),
-        inst.scores.cpu().numpy()[:, None].astype(np.float64),
-        inst.labels.cpu().numpy()[:, None].astype(np.float64)], 1).reshape(n, 8)
+    rows = np.empty((n, TRACK_ROW.width))
+    rows[:, TRACK_ROW.frame] = frame_id
+    rows[:, TRACK_ROW.id] = inst.instances_id.cpu().numpy()
+    rows[:, TRACK_ROW.box] = inst.bboxes.cpu().numpy().reshape(n, 4)
+    rows[:, TRACK_ROW.score] = inst.scores.cpu().numpy()
+    rows[:, TRACK_ROW.label] = inst.labels.cpu().numpy()
+    return rows
 
 
 def track_video(model: TrackingByDetection, num_frames: int, img_size, video: str = '',
@@ -179,7 +183,8 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
             filling) when it has one; ``False`` keeps the online results.
 
     Returns:
-        array (N, 8): ``frame (0-based), id, x1, y1, x2, y2, score, label``.
+        array (N, 8), :data:`~ikun_mm.structures.TRACK_ROW`: ``frame (0-based), id, x1, y1, x2,
+        y2, score, label``.
     """
     width, height = img_size
     if model.needs_pixels and img_paths is None:
@@ -200,7 +205,7 @@ def track_video(model: TrackingByDetection, num_frames: int, img_size, video: st
         img = (model.frame_tensor(img_paths[f])
                if model.needs_pixels and img_paths is not None else None)
         rows.append(track_results_array(f, model.track_frame(DetDataSample(metainfo=meta), img)))
-    results = np.concatenate(rows) if rows else np.zeros((0, 8))
+    results = np.concatenate(rows) if rows else TRACK_ROW.empty()
     interpolation = getattr(model, 'interpolation', None)
     if postprocess and interpolation is not None and len(results):
         results = interpolate_tracks(results, interpolation['max_gap'])

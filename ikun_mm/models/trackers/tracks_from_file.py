@@ -35,6 +35,7 @@ from mmengine.structures import InstanceData
 
 from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError, load_mot_rows
 from ikun_mm.registry import MODELS
+from ikun_mm.structures import MOT_FILE_ROW, TRACK_ROW
 
 #: Layouts of ``track_dir`` (see the module docstring).
 TRACK_LAYOUTS = ('auto', 'mot', 'per_class')
@@ -145,32 +146,34 @@ class TracksFromFile:
         per-frame access).
 
         Returns:
-            rows: float array (N, 9): ``frame (0-based image index), id, x1, y1, x2, y2, score,
-                label, line`` (``line``: 1-based line of the row in its file), in file order,
-                the ids of the ``per_class`` layout already offset;
+            rows: float array (N, 9), :data:`~ikun_mm.structures.MOT_FILE_ROW`: ``frame
+                (0-based image index), id, x1, y1, x2, y2, score, cls, line`` (``cls``: the
+                label; ``line``: 1-based line of the row in its file), in file order, the ids
+                of the ``per_class`` layout already offset;
             sources: int array (N,): the file of row ``i`` is ``files[sources[i]]``;
             files: the files read (one per class in the ``per_class`` layout).
         """
         layout, files = self.files_for(video)
         if layout == 'mot':
             rows = load_mot_rows(files[0], self.frame_base, min_fields=6, unique_ids=True)
-            rows[rows[:, 7] < 0, 7] = self.default_label
+            rows[rows[:, MOT_FILE_ROW.cls] < 0, MOT_FILE_ROW.cls] = self.default_label
             return rows, np.zeros(len(rows), dtype=np.int64), files
         parts, sources, offset, prev = [], [], 0, None
         for label, path in enumerate(files):
             rows = load_mot_rows(path, self.frame_base, min_fields=6, unique_ids=True)
+            ids = rows[:, MOT_FILE_ROW.id]  # a view: the offset is added in place
             if len(rows):
-                rows[:, 1] += offset
-                if prev is not None and rows[:, 1].min() <= offset:
-                    bad = rows[np.argmin(rows[:, 1])]
+                ids += offset
+                if prev is not None and ids.min() <= offset:
+                    bad = rows[np.argmin(ids)]
                     raise ReferKittiFormatError(
-                        f'{_where(path, bad[8])}: {self.classes[label]} id '
-                        f'{int(bad[1] - offset)} + offset {int(offset)} (the largest id of the '
-                        f'classes before, up to {prev}) collides with an id of {prev}; ids of '
-                        'the per_class layout must start at 1')
-                offset = rows[:, 1].max()
+                        f'{_where(path, bad[MOT_FILE_ROW.line])}: {self.classes[label]} id '
+                        f'{int(bad[MOT_FILE_ROW.id] - offset)} + offset {int(offset)} (the largest '
+                        f'id of the classes before, up to {prev}) collides with an id of {prev}; '
+                        'ids of the per_class layout must start at 1')
+                offset = ids.max()
                 prev = self.classes[label]
-            rows[:, 7] = label
+            rows[:, MOT_FILE_ROW.cls] = label
             parts.append(rows)
             sources.append(np.full(len(rows), label, dtype=np.int64))
         return np.concatenate(parts), np.concatenate(sources), files
@@ -178,11 +181,12 @@ class TracksFromFile:
     def _load(self, video: str, num_frames: Optional[int]) -> None:
         rows, sources, files = self.read_video(video)
         signature = _signature(files)
+        col = MOT_FILE_ROW
         if len(rows):
-            last = int(np.argmax(rows[:, 0]))
-            where = _where(files[sources[last]], rows[last, 8])
-            frame = int(rows[last, 0]) + self.frame_base
-            if num_frames is not None and rows[last, 0] >= num_frames:
+            last = int(np.argmax(rows[:, col.frame]))
+            where = _where(files[sources[last]], rows[last, col.line])
+            frame = int(rows[last, col.frame]) + self.frame_base
+            if num_frames is not None and rows[last, col.frame] >= num_frames:
                 raise ReferKittiFormatError(
                     f'{where}: frame {frame} is beyond video {video!r} of {num_frames} images '
                     f'(frames {self.frame_base}..{num_frames - 1 + self.frame_base} with '
@@ -192,12 +196,13 @@ class TracksFromFile:
                     f'TracksFromFile: the length of video {video!r} is unknown (no num_frames '
                     f'in the frame metainfo); its tracks reach frame {frame} ({where}) and '
                     'rows after the last frame fed are not replayed')
-        order = np.lexsort((rows[:, 1], rows[:, 0]))
+        order = np.lexsort((rows[:, col.id], rows[:, col.frame]))
         rows = rows[order]
-        frames = rows[:, 0].astype(np.int64)
+        frames = rows[:, col.frame].astype(np.int64)
         cuts = np.flatnonzero(np.diff(frames)) + 1
-        self._frames = {int(chunk[0, 0]): chunk[:, :8] for chunk in np.split(rows, cuts)
-                        if len(chunk)}
+        self._frames = {int(chunk[0, col.frame]): col.to(TRACK_ROW, chunk,
+                                                           label=chunk[:, col.cls])
+                        for chunk in np.split(rows, cuts) if len(chunk)}
         self._video, self._signature = video, signature
 
     def tracks_at(self, video: str, frame_id: int,
@@ -210,7 +215,8 @@ class TracksFromFile:
             num_frames: number of images of the video, when known (checked against the files).
 
         Returns:
-            float array (K, 8): ``frame, id, x1, y1, x2, y2, score, label``, sorted by id.
+            float array (K, 8), :data:`~ikun_mm.structures.TRACK_ROW`: ``frame, id, x1, y1, x2,
+            y2, score, label``, sorted by id.
         """
         if frame_id == 0 or video != self._video:
             self._load(video, num_frames)
@@ -220,7 +226,7 @@ class TracksFromFile:
                 changed = [a[0] for a, b in zip(self._signature, now) if a != b]
                 raise RuntimeError(f'TracksFromFile: {changed} changed while video {video!r} '
                                    f'was replayed (at frame {frame_id}); run the video again')
-        return self._frames.get(int(frame_id), np.zeros((0, 8)))
+        return self._frames.get(int(frame_id), TRACK_ROW.empty())
 
     # -- mmdet tracker API --------------------------------------------------------------------
     def track(self, model=None, img=None, data_sample=None, data_preprocessor=None,
@@ -244,8 +250,8 @@ class TracksFromFile:
         rows = self.tracks_at(video, int(meta['frame_id']),
                               None if num_frames is None else int(num_frames))
         inst = InstanceData()
-        inst.bboxes = torch.as_tensor(rows[:, 2:6], dtype=torch.float32).reshape(-1, 4)
-        inst.scores = torch.as_tensor(rows[:, 6], dtype=torch.float32)
-        inst.labels = torch.as_tensor(rows[:, 7], dtype=torch.long)
-        inst.instances_id = torch.as_tensor(rows[:, 1], dtype=torch.long)
+        inst.bboxes = torch.as_tensor(TRACK_ROW.boxes(rows), dtype=torch.float32).reshape(-1, 4)
+        inst.scores = torch.as_tensor(rows[:, TRACK_ROW.score], dtype=torch.float32)
+        inst.labels = torch.as_tensor(rows[:, TRACK_ROW.label], dtype=torch.long)
+        inst.instances_id = torch.as_tensor(rows[:, TRACK_ROW.id], dtype=torch.long)
         return inst
