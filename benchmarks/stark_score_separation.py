@@ -38,6 +38,8 @@ from mmengine.dataset import pseudo_collate
 
 from ikun_mm.registry import DATASETS, MODELS
 from ikun_mm.utils import register_all_modules
+from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
+                                      state_dict_from_checkpoint)
 
 
 def mann_whitney_auc(pos: Sequence[float], neg: Sequence[float]) -> float:
@@ -64,7 +66,7 @@ def stage1_checkpoint(checkpoint: str, reference: Optional[str]) -> str:
     ``checkpoint`` by mmengine (``meta['cfg']``)."""
     if reference:
         return reference
-    meta = torch.load(checkpoint, map_location='cpu', weights_only=False).get('meta', {})
+    meta = read_checkpoint(checkpoint).get('meta', {})
     text = meta.get('cfg') if isinstance(meta, dict) else None
     load_from = Config.fromstring(text, '.py').get('load_from') if text else None
     if not load_from:
@@ -76,20 +78,22 @@ def stage1_checkpoint(checkpoint: str, reference: Optional[str]) -> str:
 def load_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
     """The stage-2 model of ``cfg`` with ``checkpoint`` loaded strictly, in eval mode."""
     model = MODELS.build(copy.deepcopy(cfg.model))
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    model.load_state_dict(state.get('state_dict', state), strict=True)
+    state = state_dict_from_checkpoint(read_checkpoint(checkpoint), checkpoint)
+    load_state_dict_strict(model, state, checkpoint)
     return model.eval()
 
 
 def draw_samples(cfg: Config, data_root: str, split: str, num: int, seed: int,
                  positive: bool) -> List[dict]:
     """``num`` packed samples of one label from the config's stage-2 training dataset, on the
-    ``split`` sequences: the frame sampler with ``pos_prob`` 1 (positives) or 0 (negatives)."""
+    ``split`` sequences: the frame sampler with ``pos_prob`` 1 (positives) or 0 (negatives);
+    the same ``seed`` gives the same samples."""
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.update(data_root=data_root, split=split, samples_per_epoch=num,
                   seed=seed + (0 if positive else 1), test_mode=False)
     ds_cfg.frame_sampler = dict(ds_cfg.frame_sampler, pos_prob=1.0 if positive else 0.0)
     dataset = DATASETS.build(ds_cfg)
+    np.random.seed(seed + (0 if positive else 1))  # the pipeline's jitter draws from numpy
     samples = [dataset[i] for i in range(num)]
     want = 1 if positive else 0
     for s in samples:
