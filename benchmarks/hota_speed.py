@@ -27,17 +27,12 @@ evaluated. ``fast_s`` includes preparing the sequences.
 """
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from typing import Dict, List, Tuple
 
 import numpy as np
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 N_A = N_B = 20  # 400 points
 FIELDS = ('HOTA', 'DetA', 'AssA', 'DetRe', 'DetPr', 'AssRe', 'AssPr', 'LocA')

@@ -13,13 +13,10 @@ import argparse
 import json
 import os.path as osp
 import re
-import sys
 from typing import Dict
 
 import numpy as np
 import torch
-
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 
 def family(sentence: str, colours=None) -> str:

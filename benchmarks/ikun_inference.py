@@ -14,14 +14,11 @@ largest absolute difference of the per-(track, frame, expression) scores.
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 
 import numpy as np
 import torch
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 WORDS = ['red', 'blue', 'white', 'black', 'yellow', 'green']
 NOUNS = ['cars', 'pedestrians', 'vehicles', 'people']

@@ -19,6 +19,7 @@ argument of its patched ``clip`` (``visual(x, with_pooling=False)`` returns the 
 the attention pooling), and the ``RN50.pt`` file (random weights instead).
 """
 import argparse
+import importlib.util
 import json
 import os.path as osp
 import sys
@@ -28,7 +29,6 @@ import types
 import torch
 
 HERE = osp.dirname(osp.abspath(__file__))
-sys.path.insert(0, osp.dirname(HERE))
 
 VARIANTS = dict(none=None, cascade='cascade attention', cross_correlation='cross correlation',
                 text_first='text-first modulation')
@@ -70,14 +70,22 @@ def _official_model(official_repo: str, kum_mode, seed: int):
     return official.Model(opt).eval()
 
 
+def _converter():
+    """``tools/model_converters/ikun_official_to_mm.py`` of this checkout, loaded as a module."""
+    path = osp.join(osp.dirname(HERE), 'tools', 'model_converters', 'ikun_official_to_mm.py')
+    spec = importlib.util.spec_from_file_location('ikun_official_to_mm', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run(official_repo: str, seed: int = 0, batch: int = 4) -> dict:
     import clip
 
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
-    from tests.utils import load_tool
     register_all_modules()
-    convert = load_tool('model_converters', 'ikun_official_to_mm.py').convert
+    convert = _converter().convert
     g = torch.Generator().manual_seed(seed + 1)
     local = torch.randn(batch, 2, 3, 224, 224, generator=g)
     glob = torch.randn(batch, 2, 3, 672, 672, generator=g)

@@ -11,13 +11,9 @@ unrelated sentences, and the AUC with which the paraphrase's score separates the
 """
 import argparse
 import json
-import os.path as osp
-import sys
 
 import numpy as np
 import torch
-
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 PARAPHRASES = {
     'cars moving left': 'vehicles heading to the left',

@@ -16,12 +16,8 @@ through their numpy tracker API (``initiate``/``predict``/``update``), i.e. as a
 import argparse
 import json
 import os.path as osp
-import sys
 
 import numpy as np
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def xyah_to_xyxy(b):

@@ -25,9 +25,7 @@ rate and image size (HOTA).
 """
 import argparse
 import json
-import os
 import os.path as osp
-import sys
 import tempfile
 from typing import Dict, List, Tuple
 
@@ -35,7 +33,6 @@ import numpy as np
 from mmengine.config import DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 SIZES = ((1920, 1080), (1242, 375), (640, 480))
 FPS = (10, 15, 30)

@@ -44,7 +44,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    sys.path.insert(0, ROOT)
     from ikun_mm.datasets import ReferKittiDataset
     from ikun_mm.evaluation import grid_search, referring_metrics
     from ikun_mm.models.referring import prepare_referring

@@ -12,11 +12,9 @@ load from other processes. Target: NeuralSORT <= 1.5x OC-SORT.
 import argparse
 import json
 import os.path as osp
-import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def main():
@@ -33,8 +31,7 @@ def main():
     from mmdet.structures import DetDataSample
     from mmengine.config import Config
 
-    from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_video_annotation,
-                                                 resolve_videos)
+    from ikun_mm.datasets.refer_kitti_io import DETECTION_DIR, load_video_annotation, resolve_videos
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
     register_all_modules(init_default_scope=True)

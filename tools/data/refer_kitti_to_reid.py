@@ -29,10 +29,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 IMG_DIR = 'imgs'
 META_DIR = 'meta'
 
