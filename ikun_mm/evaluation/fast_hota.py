@@ -46,11 +46,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ikun_mm.structures import MOT_GT_ROW, MOT_PRED_ROW, TRACKEVAL_EPS, trackeval_box_iou_pairs
 from .trackeval_utils import CLEAR_FIELDS, HOTA_FIELDS, IDENTITY_FIELDS, _check_rows
 
 #: HOTA's localisation thresholds (TrackEval's ``np.arange(0.05, 0.99, 0.05)``), shape (19,).
 ALPHAS: np.ndarray = np.arange(0.05, 0.99, 0.05)
-_EPS = float(np.finfo('float').eps)
+_EPS = TRACKEVAL_EPS
 #: A match counts at alpha when IoU >= alpha - eps.
 _ALPHA_THR: np.ndarray = ALPHAS - np.finfo('float').eps
 _A = len(ALPHAS)
@@ -83,23 +84,6 @@ def trackeval_round(x: np.ndarray) -> np.ndarray:
     if risky.any():
         out[risky] = [float(f'{v:.6f}') for v in x[risky]]
     return out
-
-
-def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of box ``a[i]`` with box ``b[i]`` (both ``x, y, w, h``, shape (N, 4)) -> (N,), with
-    the operations of TrackEval's ``_calculate_box_ious`` (bit-identical values)."""
-    ax1, ay1 = a[:, 0], a[:, 1]
-    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx1, by1 = b[:, 0], b[:, 1]
-    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    inter = (np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0)
-             * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0))
-    area_a = (ax2 - ax1) * (ay2 - ay1)
-    area_b = (bx2 - bx1) * (by2 - by1)
-    union = area_a + area_b - inter
-    inter = np.where((area_a <= _EPS) | (area_b <= _EPS) | (union <= _EPS), 0.0, inter)
-    union = np.where(union <= _EPS, 1.0, union)
-    return inter / union
 
 
 def _frame_positions(frames: np.ndarray, num_frames: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -164,33 +148,37 @@ def prepare_sequence(name: str, gt: np.ndarray, cand: np.ndarray,
     """:class:`SequenceData` of one sequence.
 
     Args:
-        gt: (G, 6+) ``frame (1-based), id, x, y, w, h`` (as :func:`evaluate_mot`).
-        cand: (C, 6+) ``frame (1-based), id, x, y, w, h[, score]``: every box any evaluated
-            subset may contain.
+        gt: (G, 6+) ``frame (1-based), id, x, y, w, h`` (:data:`~ikun_mm.structures.MOT_GT_ROW`,
+            as :func:`evaluate_mot`).
+        cand: (C, 6+) ``frame (1-based), id, x, y, w, h[, score]``
+            (:data:`~ikun_mm.structures.MOT_PRED_ROW`): every box any evaluated subset may
+            contain.
         num_frames: frames of the sequence.
     """
     num_frames = int(num_frames)
     gt = _check_rows('gt', name, gt, num_frames)
     cand = _check_rows('pred', name, cand, num_frames)
-    g_order = np.argsort(gt[:, 0], kind='stable')
-    c_order = np.argsort(cand[:, 0], kind='stable')
+    G, C = MOT_GT_ROW, MOT_PRED_ROW
+    g_order = np.argsort(gt[:, G.frame], kind='stable')
+    c_order = np.argsort(cand[:, C.frame], kind='stable')
     gt, cand_s = gt[g_order], cand[c_order]
-    gt_frame = gt[:, 0].astype(np.int64) - 1
-    cand_frame = cand_s[:, 0].astype(np.int64) - 1
+    gt_frame = gt[:, G.frame].astype(np.int64) - 1
+    cand_frame = cand_s[:, C.frame].astype(np.int64) - 1
     gt_per_frame, gt_pos = _frame_positions(gt_frame, num_frames)
     c_per_frame, _ = _frame_positions(cand_frame, num_frames)
-    gt_id, n_gt_ids = _contiguous(gt[:, 1].astype(np.int64))
-    cand_id, n_cand_ids = _contiguous(cand_s[:, 1].astype(np.int64))
-    gt_box, cand_box = trackeval_round(gt[:, 2:6]), trackeval_round(cand_s[:, 2:6])
+    gt_id, n_gt_ids = _contiguous(gt[:, G.id].astype(np.int64))
+    cand_id, n_cand_ids = _contiguous(cand_s[:, C.id].astype(np.int64))
+    gt_box, cand_box = trackeval_round(G.boxes(gt)), trackeval_round(C.boxes(cand_s))
     # every (GT, candidate) pair of one frame, sorted by (frame, GT position, candidate position)
     c_start = np.cumsum(c_per_frame) - c_per_frame
     reps = c_per_frame[gt_frame]
     pair_g = np.repeat(np.arange(len(gt_frame)), reps)
     offs = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
     pair_c = np.repeat(c_start[gt_frame], reps) + offs
-    iou = box_iou_pairs(gt_box[pair_g], cand_box[pair_c])
+    iou = trackeval_box_iou_pairs(gt_box[pair_g], cand_box[pair_c])
     keep = iou > 0
-    score = cand_s[:, 6].astype(np.float64) if cand_s.shape[1] > 6 else np.ones(len(cand_s))
+    score = (cand_s[:, C.score].astype(np.float64) if cand_s.shape[1] > C.score
+             else np.ones(len(cand_s)))
     return SequenceData(
         name=name, num_frames=num_frames, gt_frame=gt_frame, gt_pos=gt_pos, gt_id=gt_id,
         n_gt_ids=n_gt_ids, gt_per_frame=gt_per_frame,

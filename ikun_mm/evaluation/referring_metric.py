@@ -25,6 +25,7 @@ from mmengine.logging import MMLogger
 from ikun_mm.datasets.refer_kitti_io import (FRAME_CONVENTIONS, expression_gt_rows,
                                              prediction_mot_rows)
 from ikun_mm.registry import METRICS
+from ikun_mm.structures import REFERRED_ROW
 from .fast_hota import evaluate_mot_fast
 from .trackeval_utils import evaluate_mot, write_trackeval_layout
 
@@ -76,14 +77,16 @@ def check_predictions(video: str, referred: Dict[str, np.ndarray],
         if rows.ndim != 2 or rows.shape[1] < 6:
             raise ValueError(f'video {video}, {sentence!r}: predictions must have shape '
                              f'(M, 6+) (frame, id, x1, y1, x2, y2, ...), got {rows.shape}')
-        bad = (rows[:, 4] < rows[:, 2]) | (rows[:, 5] < rows[:, 3])
+        col = REFERRED_ROW
+        bad = (rows[:, col.x2] < rows[:, col.x1]) | (rows[:, col.y2] < rows[:, col.y1])
         if bad.any():
             first = rows[np.argmax(bad)]
+            x1, y1, x2, y2 = first[col.box]
             messages.append(
                 f'video {video}, {sentence!r}: {int(bad.sum())} of {len(rows)} predicted boxes '
-                f'have negative width or height (first: frame {int(first[0])}, id '
-                f'{int(first[1])}, x1={first[2]:g} y1={first[3]:g} x2={first[4]:g} '
-                f'y2={first[5]:g}); they count as false positives (boxes are x1, y1, x2, y2)')
+                f'have negative width or height (first: frame {int(first[col.frame])}, id '
+                f'{int(first[col.id])}, x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g}); they count '
+                'as false positives (boxes are x1, y1, x2, y2)')
     for message in messages:
         warnings.warn(message, PredictionWarning, stacklevel=2)
         MMLogger.get_current_instance().warning(message)
@@ -143,13 +146,13 @@ class ReferringMetric(BaseMetric):
                               [e.sentence for e in sample['expressions']])
             seqs = []
             for expr in sample['expressions']:
-                rows = np.asarray(referred.get(expr.sentence, np.zeros((0, 7))), np.float64)
+                rows = np.asarray(referred.get(expr.sentence, REFERRED_ROW.empty()), np.float64)
+                rows = rows[:, :REFERRED_ROW.width] if rows.size else REFERRED_ROW.empty()
                 seqs.append(dict(
                     seq=sequence_name(sample['video'], expr.file),
                     num_frames=num_frames,
                     gt=expression_gt_rows(expr, ann, self.convention),
-                    pred=prediction_mot_rows(rows[:, :7] if rows.size else np.zeros((0, 7)),
-                                             self.convention, num_frames)))
+                    pred=prediction_mot_rows(rows, self.convention, num_frames)))
             self.results.append(seqs)
 
     def compute_metrics(self, results: List[list]) -> Dict[str, float]:

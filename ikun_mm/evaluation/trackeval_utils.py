@@ -20,6 +20,8 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ikun_mm.structures import MOT_GT_ROW, MOT_PRED_ROW
+
 #: Scalar fields returned per sequence and combined (TrackEval's names; HOTA's are means over
 #: the localisation thresholds alpha = 0.05..0.95).
 HOTA_FIELDS = ('HOTA', 'DetA', 'AssA', 'DetRe', 'DetPr', 'AssRe', 'AssPr', 'LocA')
@@ -28,20 +30,23 @@ IDENTITY_FIELDS = ('IDF1', 'IDR', 'IDP')
 
 
 def _check_rows(name: str, seq: str, rows: np.ndarray, num_frames: int) -> np.ndarray:
+    """``rows`` (N, 6+) checked: MOTChallenge rows :data:`~ikun_mm.structures.MOT_GT_ROW`
+    (``frame (1-based), id, x, y, w, h``), extra columns (a score) kept."""
     rows = np.asarray(rows, dtype=np.float64)
+    width = MOT_GT_ROW.width
     if rows.size == 0:
-        return rows.reshape(0, 6)
-    if rows.ndim != 2 or rows.shape[1] < 6:
+        return rows.reshape(0, width)
+    if rows.ndim != 2 or rows.shape[1] < width:
         raise ValueError(f'evaluate_mot: {name}[{seq!r}] must have shape (N, 6+) '
                          f'(frame, id, x, y, w, h), got {rows.shape}')
-    frames = rows[:, 0]
+    frames = rows[:, MOT_GT_ROW.frame]
     if (frames < 1).any() or (frames > num_frames).any() or (frames != np.round(frames)).any():
         bad = rows[(frames < 1) | (frames > num_frames) | (frames != np.round(frames))][0]
         raise ValueError(f'evaluate_mot: {name}[{seq!r}] has frame {bad[0]} outside 1..'
                          f'{num_frames} (frames are 1-based)')
-    if not np.isfinite(rows[:, :6]).all():
+    if not np.isfinite(rows[:, :width]).all():
         raise ValueError(f'evaluate_mot: {name}[{seq!r}] has non-finite values')
-    if len(np.unique(rows[:, :2], axis=0)) != len(rows):
+    if len(np.unique(MOT_GT_ROW.take(rows, 'frame', 'id'), axis=0)) != len(rows):
         raise ValueError(f'evaluate_mot: {name}[{seq!r}] has an id twice in one frame')
     return rows
 
@@ -162,5 +167,5 @@ def mot_rows_from_boxes(boxes: np.ndarray, zero_based: bool = True) -> np.ndarra
     from ikun_mm.datasets.refer_kitti_io import prediction_mot_rows
     out = prediction_mot_rows(boxes, 'corrected')
     if not zero_based:
-        out[:, 0] -= 1
+        out[:, MOT_PRED_ROW.frame] -= 1
     return out
