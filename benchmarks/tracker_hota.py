@@ -19,14 +19,12 @@ the tracker's own time), i.e. what appearance costs on top of the tracker.
 import argparse
 import json
 import os.path as osp
-import sys
 import time
 
 import numpy as np
 from mmengine.config import DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def gt_rows(ann) -> np.ndarray:
