@@ -303,6 +303,19 @@ def test_ikun_converter_reads_through_read_checkpoint(tmp_path, monkeypatch):
     assert not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.parametrize('tool_file, extra', [('sot_official_to_ikun.py', ['--arch', 'stark']),
+                                             ('fairmot_official_to_ikun.py',
+                                              ['--source', 'fairmot'])])
+def test_converters_never_overwrite(tmp_path, tool_file, extra):
+    from tests.utils import load_tool
+    tool = load_tool('model_converters', tool_file)
+    dst = tmp_path / 'converted.pth'
+    dst.write_bytes(b'mine')
+    with pytest.raises(SystemExit, match=rf'{re.escape(str(dst))} exists; pass --overwrite'):
+        tool.main(['unused_config.py', _garbage(tmp_path), str(dst)] + extra)
+    assert dst.read_bytes() == b'mine'
+
+
 class _FairMOTLike(nn.Module):
     """The part of FairMOT's names a ``'fairmot'`` file must provide: one head conv."""
 

@@ -16,11 +16,9 @@ b=-0.1) and are listed. DST holds ``{'state_dict', 'meta'}`` and is loaded by
 ``tools/test.py CONFIG DST``; an existing DST is never overwritten.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-import torch
 from mmengine.config import Config, DictAction
 
 VARIANT_CONFIGS = dict(none='ikun_baseline_refer_kitti.py',
@@ -62,7 +60,7 @@ def convert(src: str, dst: str, kum: str, config: str = None, cfg_options=None) 
     from ikun_mm.registry import MODELS
     from ikun_mm.utils import register_all_modules
     from ikun_mm.utils.checkpoint import (load_state_dict_strict, read_checkpoint,
-                                          state_dict_from_checkpoint)
+                                          save_new_checkpoint, state_dict_from_checkpoint)
     if osp.exists(dst):
         raise FileExistsError(f'{dst} exists; choose another output path (nothing is '
                               'overwritten)')
@@ -93,10 +91,7 @@ def convert(src: str, dst: str, kum: str, config: str = None, cfg_options=None) 
     meta = dict(converted_from=osp.abspath(src), kum=kum, config=osp.abspath(config),
                 dropped_unused=dropped, kept_from_config=from_config,
                 epoch=obj.get('epoch') if isinstance(obj, dict) else None)
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    tmp = f'{dst}.tmp{os.getpid()}'
-    torch.save({'state_dict': model.state_dict(), 'meta': meta}, tmp)
-    os.replace(tmp, dst)
+    save_new_checkpoint({'state_dict': model.state_dict(), 'meta': meta}, dst)
     return meta
 
 
