@@ -118,7 +118,7 @@ def test_window_dataset_merges_synonyms(tmp_path):
 
 def test_video_dataset_keeps_expressions_and_gives_canonical_texts(tmp_path):
     from ikun_mm.datasets import ReferKittiDataset
-    from ikun_mm.datasets.transforms.referring_transforms import PackReferringVideo
+    from ikun_mm.datasets.transforms.referring_formatting import PackReferringVideo
     write_tiny_tree(str(tmp_path))
     item = ReferKittiDataset(data_root=str(tmp_path), split='test', synonyms='refer_kitti')[0]
     sentences = [e.sentence for e in item['expressions']]
