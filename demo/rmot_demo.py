@@ -35,6 +35,7 @@ from tqdm import tqdm
 from ikun_mm.datasets.refer_kitti_io import IMAGE_EXTS, format_mot_rows
 from ikun_mm.evaluation import mot_rows_from_boxes
 from ikun_mm.registry import MODELS
+from ikun_mm.structures import REFERRED_ROW
 from ikun_mm.utils import CfgOptionsAction, register_all_modules
 from ikun_mm.visualization import evenly_spaced, render_referred, write_snapshot, write_video
 
@@ -167,7 +168,8 @@ def main(argv=None) -> int:
         except ReferKittiFormatError as exc:  # e.g. --det rows beyond the video; names the file
             raise SystemExit(f'{type(exc).__name__}: {exc}')
         for rows in referred.values():
-            rows[:, 1] += 1  # 1-based track ids, as tools/track_detections.py writes them
+            # 1-based track ids, as tools/track_detections.py writes them
+            rows[:, REFERRED_ROW.id] += 1
         picks = set(evenly_spaced(len(frames), args.snapshot_frames) if args.snapshot else [])
         kept = {}
 
@@ -194,8 +196,8 @@ def main(argv=None) -> int:
             if osp.exists(tmp_path):
                 os.remove(tmp_path)
             raise
-        print(f'{sentence!r}: {len(rows)} boxes in {len(np.unique(rows[:, 1])) if len(rows) else 0}'
-              f' tracks -> {path}')
+        tracks = len(np.unique(rows[:, REFERRED_ROW.id])) if len(rows) else 0
+        print(f'{sentence!r}: {len(rows)} boxes in {tracks} tracks -> {path}')
     print(f'{count} frames -> {args.out}')
     return 0
 

@@ -28,6 +28,7 @@ import tempfile
 import numpy as np
 from mmengine.config import Config
 
+from ikun_mm.structures import TRACK_ROW, xyxy_to_xywh
 from ikun_mm.utils.config import CfgOptionsAction
 
 
@@ -55,8 +56,9 @@ def parse_args(argv=None):
 
 
 def write_mot_results(path: str, results: np.ndarray, overwrite: bool = False) -> None:
-    """Write rows ``frame (0-based), id (0-based), x1, y1, x2, y2, score, ...`` as a MOTChallenge
-    file (1-based frames and ids) atomically (temporary file in the same folder, then rename).
+    """Write tracker rows (:data:`~ikun_mm.structures.TRACK_ROW`: ``frame (0-based), id
+    (0-based), x1, y1, x2, y2, score, ...``) as a MOTChallenge file (1-based frames and ids,
+    ``x, y, w, h``) atomically (temporary file in the same folder, then rename).
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
@@ -65,9 +67,11 @@ def write_mot_results(path: str, results: np.ndarray, overwrite: bool = False) -
         raise FileExistsError(f'{path} exists; pass --overwrite to replace it')
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    col = TRACK_ROW
     lines = ''.join(
-        f'{int(r[0]) + 1},{int(r[1]) + 1},{r[2]:.2f},{r[3]:.2f},{r[4] - r[2]:.2f},'
-        f'{r[5] - r[3]:.2f},{r[6]:.4f},-1,-1,-1\n' for r in results)
+        f'{int(r[col.frame]) + 1},{int(r[col.id]) + 1},{x:.2f},{y:.2f},{w:.2f},{h:.2f},'
+        f'{r[col.score]:.4f},-1,-1,-1\n'
+        for r, (x, y, w, h) in zip(results, xyxy_to_xywh(col.boxes(results))))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
     try:
         with os.fdopen(fd, 'w') as f:
@@ -149,7 +153,8 @@ def main(argv=None):
     except ReferKittiFormatError as exc:
         raise SystemExit(str(exc))
     write_mot_results(args.out, results, args.overwrite)
-    print(f'{len(results)} boxes, {len(np.unique(results[:, 1])) if len(results) else 0} '
+    print(f'{len(results)} boxes, '
+          f'{len(np.unique(results[:, TRACK_ROW.id])) if len(results) else 0} '
           f'tracks over {num_frames} frames -> {args.out}', file=sys.stderr)
 
 

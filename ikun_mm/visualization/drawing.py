@@ -6,6 +6,8 @@ from typing import Iterable, Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
+from ikun_mm.structures import REFERRED_ROW
+
 
 def colour_for_id(track_id: int) -> tuple:
     """A stable, well separated BGR colour per track id (golden-ratio hue walk)."""
@@ -101,7 +103,8 @@ def render_referred(frame_paths: Sequence[str], referred: dict,
 
     Args:
         frame_paths: image path per frame index.
-        referred: ``{expression: array (M, 7) frame, id, x1, y1, x2, y2, score}``.
+        referred: ``{expression: array (M, 7) frame, id, x1, y1, x2, y2, score}``
+            (:data:`~ikun_mm.structures.REFERRED_ROW`).
         expressions: the expressions, in the numbering order.
         upscale: frames are enlarged by this factor (nearest neighbour) before drawing, so that
             labels stay readable on small frames; boxes are scaled with them.
@@ -111,7 +114,7 @@ def render_referred(frame_paths: Sequence[str], referred: dict,
     per_frame = {}
     for e, sentence in enumerate(expressions):
         for row in referred[sentence]:
-            per_frame.setdefault(int(row[0]), []).append((e, row))
+            per_frame.setdefault(int(row[REFERRED_ROW.frame]), []).append((e, row))
     for f, path in enumerate(frame_paths):
         img = cv2.imread(path)
         if img is None:
@@ -119,7 +122,9 @@ def render_referred(frame_paths: Sequence[str], referred: dict,
         if upscale != 1.0:
             img = cv2.resize(img, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_NEAREST)
         scale = max(0.4, min(img.shape[:2]) / 700)
-        for e, (_, tid, x1, y1, x2, y2, score) in per_frame.get(f, []):
+        for e, row in per_frame.get(f, []):
+            tid, score = row[REFERRED_ROW.id], row[REFERRED_ROW.score]
+            x1, y1, x2, y2 = row[REFERRED_ROW.box]
             colour = colour_for_id(int(tid))
             p1 = (int(x1 * upscale), int(y1 * upscale))
             p2 = (int(x2 * upscale), int(y2 * upscale))
