@@ -36,7 +36,6 @@ import re
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
-import torch
 from torch import Tensor, nn
 
 from ikun_mm.utils.checkpoint import (CheckpointMismatchError, load_state_dict_strict,
