@@ -188,3 +188,16 @@ def test_a_size_change_is_one_line_and_reaches_the_pipelines(tmp_path, mini_refe
     with pytest.raises(ValueError, match=r'built for local crops 96x96 and global frames 64x64.*'
                                          r'received local 32x32 and global 64x64'):
         model.forward_pairs(small, glob, ['a car'])
+
+
+def test_a_sizeless_crop_outside_a_runner_says_where_its_sizes_come_from():
+    import numpy as np
+
+    from ikun_mm.datasets.transforms.ikun_transforms import CropLocalGlobal
+    results = dict(imgs=[np.zeros((8, 8, 3), np.uint8)], boxes=np.array([[0, 0, 4, 4]]))
+    with pytest.raises(RuntimeError, match='fill_crop_sizes'):
+        CropLocalGlobal()(dict(results))
+    with pytest.raises(ValueError, match='both local_size and global_size or neither'):
+        CropLocalGlobal(local_size=32)
+    out = CropLocalGlobal(local_size=32, global_size=64)(dict(results))
+    assert out['local_imgs'].shape == (1, 32, 32, 3) and out['global_imgs'].shape == (1, 64, 64, 3)
