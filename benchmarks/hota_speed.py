@@ -34,6 +34,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from ikun_mm.structures import GT_ROW, MOT_GT_ROW, MOT_PRED_ROW, TRACK_BOX_ROW, xyxy_to_xywh
+
 N_A = N_B = 20  # 400 points
 FIELDS = ('HOTA', 'DetA', 'AssA', 'DetRe', 'DetPr', 'AssRe', 'AssPr', 'LocA')
 
@@ -75,14 +77,14 @@ def synthetic_prepared(items: List[dict], seed: int = 0) -> List[dict]:
             rows = rows[rng.random(len(rows)) > 0.1]
             if not len(rows):
                 continue
-            box = rows[:, 3:7].copy()
-            size = np.c_[box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]]
+            box = GT_ROW.boxes(rows).copy()
+            size = xyxy_to_xywh(box)[:, 2:]
             box += rng.normal(0, 0.02, box.shape) * np.tile(size, 2)
             cut = len(rows) // 2 if rng.random() < 1 / 3 and len(rows) > 3 else len(rows)
             for part in (slice(0, cut), slice(cut, len(rows))):
                 if part.start == part.stop:
                     continue
-                tracks[next_id] = np.c_[rows[part, 0], box[part]]
+                tracks[next_id] = np.c_[rows[part, GT_ROW.frame], box[part]]  # TRACK_BOX_ROW
                 gt_of[next_id] = np.full(part.stop - part.start, oid)
                 next_id += 1
         for _ in range(max(1, len(ann.track_ids()) // 4)):
@@ -99,10 +101,12 @@ def synthetic_prepared(items: List[dict], seed: int = 0) -> List[dict]:
         raw = {}
         for tid, track in tracks.items():
             referred = np.array([[(int(f), int(o)) in pos for pos in positives]
-                                 for f, o in zip(track[:, 0], gt_of[tid])], bool)
+                                 for f, o in zip(track[:, TRACK_BOX_ROW.frame], gt_of[tid])],
+                                bool)
             referred = referred.reshape(len(track), len(exprs))
             scores = np.where(referred, 0.4, -0.6) + rng.normal(0, 0.6, referred.shape)
-            raw[tid] = TrackScores(frames=track[:, 0].astype(int), scores=scores)
+            raw[tid] = TrackScores(frames=track[:, TRACK_BOX_ROW.frame].astype(int),
+                                   scores=scores)
         out.append(dict(video=item['video'], annotation=ann, expressions=exprs,
                         sentences=sentences, num_frames=n, tracks=tracks, raw=raw))
     return out
@@ -134,10 +138,12 @@ def synthetic_split(sequences: int = 150, frames: int = 300, boxes: int = 10,
         obj = np.concatenate(obj)
         keep = rng.random(len(obj)) > 0.1
         trk = obj[keep].copy()
-        trk[:, 2:6] += rng.normal(0, 0.03, (len(trk), 4)) * np.tile(trk[:, 4:6], 2)
+        M = MOT_GT_ROW  # obj, trk: frame (1-based), object index, x, y, w, h
+        trk[:, M.box] += rng.normal(0, 0.03, (len(trk), 4)) * np.tile(M.take(trk, 'w', 'h'), 2)
         switch_at = rng.integers(1, frames, boxes)
-        tid = trk[:, 1] + 1 + boxes * (trk[:, 0] > switch_at[trk[:, 1].astype(int)]) * \
-            (rng.random(boxes) < 1 / 3)[trk[:, 1].astype(int)]
+        obj_of = trk[:, M.id].astype(int)
+        tid = trk[:, M.id] + 1 + boxes * (trk[:, M.frame] > switch_at[obj_of]) * \
+            (rng.random(boxes) < 1 / 3)[obj_of]
         for e in range(per_video):
             s = v * per_video + e
             if s >= sequences:
@@ -145,13 +151,14 @@ def synthetic_split(sequences: int = 150, frames: int = 300, boxes: int = 10,
             name = f'{v:04d}+expression-{e}'
             referred = rng.random(boxes) < 1 / 3
             lo, hi = np.sort(rng.integers(1, frames + 1, 2))
-            on = referred[obj[:, 1].astype(int)] & (obj[:, 0] >= lo) & (obj[:, 0] <= hi)
+            on = (referred[obj[:, M.id].astype(int)] & (obj[:, M.frame] >= lo)
+                  & (obj[:, M.frame] <= hi))
             g = obj[on]
-            gt[name] = np.c_[g[:, 0], g[:, 1] + 1, g[:, 2:6]]
-            t_on = referred[trk[:, 1].astype(int)] & (trk[:, 0] >= lo) & (trk[:, 0] <= hi)
+            gt[name] = np.c_[g[:, M.frame], g[:, M.id] + 1, M.boxes(g)]
+            t_on = referred[obj_of] & (trk[:, M.frame] >= lo) & (trk[:, M.frame] <= hi)
             score = np.where(t_on, 0.4, -0.6) + rng.normal(0, 0.6, len(trk))
-            rows = np.c_[trk[:, 0], tid, trk[:, 2:6], score]
-            cand[name] = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+            rows = np.c_[trk[:, M.frame], tid, M.boxes(trk), score]  # MOT_PRED_ROW
+            cand[name] = rows[np.lexsort((rows[:, MOT_PRED_ROW.id], rows[:, MOT_PRED_ROW.frame]))]
             num_frames[name] = frames
     p = rng.uniform(0, 0.1, len(num_frames))
     return gt, cand, num_frames, p
@@ -214,7 +221,8 @@ def bench_synthetic(seed: int, n_trackeval: int, sequences: int = 150,
     diff = 0.0
     t0 = time.perf_counter()
     for j in timed:
-        pred = {s: c[c[:, 6] + shifts[j, i] > 0] for i, (s, c) in enumerate(cand.items())}
+        pred = {s: c[c[:, MOT_PRED_ROW.score] + shifts[j, i] > 0]
+                for i, (s, c) in enumerate(cand.items())}
         ref = evaluate_mot(gt, pred, num_frames, metrics=('HOTA', ))['COMBINED']
         diff = max(diff, max(abs(ref[k] - fast[k][j]) for k in FIELDS))
     te_s = time.perf_counter() - t0

@@ -19,18 +19,14 @@ import os.path as osp
 
 import numpy as np
 
-
-def xyah_to_xyxy(b):
-    w = b[..., 2] * b[..., 3]
-    return np.stack([b[..., 0] - w / 2, b[..., 1] - b[..., 3] / 2, b[..., 0] + w / 2,
-                     b[..., 1] + b[..., 3] / 2], -1)
+from ikun_mm.structures import GT_ROW, bbox_iou, cxcyah_to_xyxy, xyxy_to_cxcyah
 
 
 def sequences(data_root, split, source, seed=0):
     """Yield (gt (T, 4) xyah, gt_valid (T,), obs (T, 4) xyah, scores (T,), obs_valid (T,))."""
     from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_detections,
                                                  load_video_annotation, resolve_videos)
-    from ikun_mm.datasets.track_sequences import match_detections_to_gt, xyxy_to_xyah_np
+    from ikun_mm.datasets.track_sequences import match_detections_to_gt
     rng = np.random.default_rng(seed)
     for video in resolve_videos(data_root, split):
         ann = load_video_annotation(data_root, video)
@@ -38,18 +34,19 @@ def sequences(data_root, split, source, seed=0):
             ann.boxes, load_detections(osp.join(data_root, DETECTION_DIR, f'{video}.txt')))
         for tid in ann.track_ids():
             rows = ann.track(tid)
-            first, last = int(rows[0, 0]), int(rows[-1, 0])
+            frames = rows[:, GT_ROW.frame].astype(int)
+            first, last = int(frames[0]), int(frames[-1])
             span = last - first + 1
             gt = np.zeros((span, 4))
             gt_valid = np.zeros(span, bool)
-            idx = rows[:, 0].astype(int) - first
-            gt[idx], gt_valid[idx] = xyxy_to_xyah_np(rows[:, 3:7]), True
+            idx = frames - first
+            gt[idx], gt_valid[idx] = xyxy_to_cxcyah(GT_ROW.boxes(rows)), True
             if source == 'detections':
                 obs, scores, valid = np.zeros((span, 4)), np.zeros(span), np.zeros(span, bool)
                 for t in range(span):
                     m = matches.get((first + t, tid))
                     if m is not None:
-                        obs[t], scores[t], valid[t] = xyxy_to_xyah_np(m[:4]), m[4], True
+                        obs[t], scores[t], valid[t] = xyxy_to_cxcyah(m[:4]), m[4], True
             else:
                 q = rng.uniform(0, 1, span)
                 scores = 0.4 + 0.55 * q
@@ -84,11 +81,8 @@ def evaluate(kf, seqs, pass_score):
                 sq_size.append(np.mean(err[2:]))
                 centre.append(np.hypot(*(pc[:2] - gc[:2])))
                 size.append(np.mean(np.abs(pc[2:] - gc[2:])))
-                a, b = xyah_to_xyxy(p), xyah_to_xyxy(g)
-                inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * \
-                    max(0, min(a[3], b[3]) - max(a[1], b[1]))
-                union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-                ious.append(inter / max(union, 1e-9))
+                a, b = cxcyah_to_xyxy(p), cxcyah_to_xyxy(g)
+                ious.append(float(bbox_iou(a[None], b[None], aligned=True, eps=1e-9)[0]))
             if valid[t]:
                 if pass_score:
                     mean, cov = kf.update(mean, cov, obs[t], float(scores[t]))

@@ -32,6 +32,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 from mmengine.config import DictAction
 
+from ikun_mm.structures import bbox_inside_fraction
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 SIZES = ((1920, 1080), (1242, 375), (640, 480))
@@ -88,7 +90,7 @@ def simulate_scene(rng: np.random.Generator, size: Tuple[int, int], fps: int,
             continue
         boxes = np.array(boxes)
         ids = np.array(ids)
-        inside = _inside_fraction(boxes, width, height)
+        inside = bbox_inside_fraction(boxes, width, height)
         vis = _visible_fraction(boxes) * inside
         clipped = np.clip(boxes, 0, [width, height, width, height])
         for b, i, s in zip(clipped, ids, inside):
@@ -111,13 +113,6 @@ def simulate_scene(rng: np.random.Generator, size: Tuple[int, int], fps: int,
             x = rng.uniform(0, width - 0.4 * h)
             dets.append([f + 1, -1, x, y - h, 0.4 * h, h, 0.9])
     return np.array(gt, float).reshape(-1, 6), np.array(dets, float).reshape(-1, 7)
-
-
-def _inside_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    iw = np.clip(np.minimum(boxes[:, 2], width) - np.maximum(boxes[:, 0], 0), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], height) - np.maximum(boxes[:, 1], 0), 0, None)
-    return iw * ih / np.maximum(area, 1e-9)
 
 
 def _visible_fraction(boxes: np.ndarray, samples: int = 8) -> np.ndarray:

@@ -28,8 +28,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def gt_rows(ann) -> np.ndarray:
-    b = ann.boxes
-    return np.c_[b[:, 0] + 1, b[:, 1], b[:, 3], b[:, 4], b[:, 5] - b[:, 3], b[:, 6] - b[:, 4]]
+    """MOTChallenge GT rows (``MOT_GT_ROW``: 1-based frame, id, x, y, w, h) of every object."""
+    from ikun_mm.evaluation import mot_rows_from_boxes
+    from ikun_mm.structures import GT_ROW
+    return mot_rows_from_boxes(GT_ROW.take(ann.boxes, 'frame', 'id', 'x1', 'y1', 'x2', 'y2'))
 
 
 def _wrap_timer(obj, method: str, timer: dict = None) -> dict:

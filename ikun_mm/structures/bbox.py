@@ -134,6 +134,16 @@ def bbox_centers(boxes: np.ndarray) -> np.ndarray:
                     -1)
 
 
+def bbox_inside_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Fraction (N,) of the area of each xyxy box (N, 4) inside the image ``[0, W] x [0, H]``;
+    0 for a box without area."""
+    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0,
+                                                                   None)
+    iw = np.clip(np.minimum(boxes[:, 2], width) - np.maximum(boxes[:, 0], 0), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], height) - np.maximum(boxes[:, 1], 0), 0, None)
+    return np.where(area > 0, iw * ih / np.maximum(area, 1e-9), 0.)
+
+
 def normalized_to_pixels(boxes: np.ndarray, img_size: Sequence[float]) -> np.ndarray:
     """Boxes normalised by the image size -> pixels: x coordinates times the width, y times the
     height (any of the conventions above but ``cxcyah``), shape (..., 4).

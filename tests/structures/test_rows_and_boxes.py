@@ -10,9 +10,10 @@ from mmdet.structures.bbox import bbox_cxcyah_to_xyxy, bbox_overlaps, bbox_xyxy_
 from ikun_mm import structures
 from ikun_mm.structures import (DET_ROW, FRAME_DET_ROW, GT_ROW, MOT_FILE_ROW, MOT_GT_ROW,
                                 MOT_PRED_ROW, REFERRED_ROW, TRACK_BOX_ROW, TRACK_ROW, RowLayout,
-                                bbox_centers, bbox_iou, cxcyah_to_xyxy, normalized_to_pixels,
-                                pixels_to_normalized, trackeval_box_iou_pairs, xywh_to_xyxy,
-                                xyxy_to_cxcyah, xyxy_to_xywh)
+                                bbox_centers, bbox_inside_fraction, bbox_iou, cxcyah_to_xyxy,
+                                normalized_to_pixels, pixels_to_normalized,
+                                trackeval_box_iou_pairs, xywh_to_xyxy, xyxy_to_cxcyah,
+                                xyxy_to_xywh)
 
 
 def random_xyxy(rng, n):
@@ -144,6 +145,9 @@ def test_cxcyah_conversions_match_mmdet():
 def test_centers_and_normalisation():
     boxes = np.array([[0, 10, 20, 50.]])
     np.testing.assert_array_equal(bbox_centers(boxes), [[10, 30]])
+    # a 20x10 box half outside a 200x100 image; a box without area
+    np.testing.assert_allclose(bbox_inside_fraction(np.array([[190., 0, 210, 10], [5, 5, 5, 9]]),
+                                                    200, 100), [0.5, 0])
     np.testing.assert_array_equal(normalized_to_pixels([0.5, 0.25, 1, 1], (200, 80)),
                                   [100, 20, 200, 80])
     np.testing.assert_array_equal(pixels_to_normalized([[100, 20, 200, 80]], (200, 80)),

@@ -24,7 +24,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ikun_mm.structures import bbox_centers, bbox_iou
+from ikun_mm.structures import bbox_centers, bbox_inside_fraction, bbox_iou
 
 try:
     import lap
@@ -255,10 +255,6 @@ def direction_consistency_cost(track_dirs: np.ndarray, anchor_boxes: np.ndarray,
     return (np.arccos(cos) - np.pi / 2) / np.pi * valid[:, None]
 
 
-def visible_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Fraction (N,) of each xyxy box (N, 4) inside the image ``[0, W] x [0, H]``."""
-    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0,
-                                                                   None)
-    iw = np.clip(np.minimum(boxes[:, 2], width) - np.maximum(boxes[:, 0], 0), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], height) - np.maximum(boxes[:, 1], 0), 0, None)
-    return np.where(area > 0, iw * ih / np.maximum(area, 1e-9), 0.)
+#: Fraction (N,) of each xyxy box (N, 4) inside the image ``[0, W] x [0, H]``:
+#: :func:`ikun_mm.structures.bbox_inside_fraction`.
+visible_fraction = bbox_inside_fraction
