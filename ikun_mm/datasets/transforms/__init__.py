@@ -9,7 +9,7 @@ pixels and boxes (loading, crops, augmentations); ``{task}_formatting.py`` packs
 """
 from .ikun_formatting import PackIKUNInputs
 from .ikun_transforms import (CLIP_MEAN, CLIP_STD, CropLocalGlobal, LoadTrackWindowFrames,
-                              local_and_global, pad_to_square)
+                              fill_crop_sizes, local_and_global, pad_to_square)
 from .referring_formatting import PackReferringVideo
 from .sot_formatting import PackSOTFrame, PackSOTInputs
 from .sot_transforms import (LoadSOTImages, SOTBrightnessJitter, SOTCropFlip, SOTGrayscale,
@@ -19,5 +19,5 @@ __all__ = [
     'CLIP_MEAN', 'CLIP_STD', 'CropLocalGlobal', 'LoadSOTImages', 'LoadTrackWindowFrames',
     'PackIKUNInputs', 'PackReferringVideo', 'PackSOTFrame', 'PackSOTInputs', 'SOTBrightnessJitter',
     'SOTCropFlip', 'SOTGrayscale', 'SOTJointFlip', 'SOTTemplateSearchCrop', 'center_box',
-    'local_and_global', 'pad_to_square'
+    'fill_crop_sizes', 'local_and_global', 'pad_to_square'
 ]
