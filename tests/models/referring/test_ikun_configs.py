@@ -180,6 +180,13 @@ def test_a_size_change_is_one_line_and_reaches_the_pipelines(tmp_path, mini_refe
     with torch.no_grad():
         scores = model(**batch, mode='predict')[0].scores
     assert torch.isfinite(scores).all()
+    # the referring tracker's test-time crops (score_tracks) come from the same model sizes
+    import numpy as np
+
+    from ikun_mm.models.referring.inference import score_tracks
+    track = np.array([[f, 10, 8, 40, 50] for f in range(3)], dtype=float)
+    out = score_tracks(model, [np.zeros((64, 192, 3), np.uint8)] * 3, {1: track}, ['a car'])
+    assert out[1].scores.shape == (3, 1)
 
     # crops of another size (the tiny config's 32) are named with the model's
     local, glob = batch['inputs']['local'], batch['inputs']['global']
