@@ -24,6 +24,11 @@ positives and over negatives, the ROC AUC (Mann-Whitney: the probability that a 
 scores above a random negative, ties counted 1/2), and the share of each class on the right side
 of the tracker's update threshold (``test_cfg.update_threshold``, 0.5), i.e. how often the
 dynamic-template gate would decide correctly.
+
+``--ceiling train`` adds a diagnostic row: a fresh score head (same MLP, re-initialised) fitted
+to convergence on the frozen features of as many ``train`` samples, scored on the same held-out
+samples. A trained head close to it has learned what the frozen stage-1 network allows; a trained
+head far below it points at the stage-2 training (labels, loss, learning rate, schedule).
 """
 import argparse
 import copy
@@ -33,8 +38,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from torch import Tensor, nn
 
 from ikun_mm.registry import DATASETS, MODELS
 from ikun_mm.utils import register_all_modules
@@ -107,14 +114,58 @@ def draw_samples(cfg: Config, data_root: str, split: str, num: int, seed: int,
 
 
 @torch.no_grad()
-def scores(model: torch.nn.Module, samples: List[dict], batch_size: int = 32) -> np.ndarray:
-    """Score-head probabilities (N,) of packed samples (their first search crop)."""
+def scores(model: torch.nn.Module, samples: List[dict], batch_size: int = 32,
+           features: Optional[List[Tensor]] = None) -> np.ndarray:
+    """Score-head probabilities (N,) of packed samples (their first search crop); with
+    ``features`` (a list), the score head's inputs (the decoded target query, (N, C)) are
+    appended to it."""
     out = []
-    for i in range(0, len(samples), batch_size):
-        data = model.data_preprocessor(pseudo_collate(samples[i:i + batch_size]), False)
-        _, logits = model._forward(data['inputs'])
-        out.append(logits.sigmoid().numpy())
+    hook = (model.cls_head.register_forward_hook(lambda m, args, res: features.append(args[0]))
+            if features is not None else None)
+    try:
+        for i in range(0, len(samples), batch_size):
+            data = model.data_preprocessor(pseudo_collate(samples[i:i + batch_size]), False)
+            _, logits = model._forward(data['inputs'])
+            out.append(logits.sigmoid().numpy())
+    finally:
+        if hook is not None:
+            hook.remove()
     return np.concatenate(out)
+
+
+def fit_fresh_head(head: nn.Module, feats: Tensor, labels: Tensor, steps: int = 500,
+                   lr: float = 1e-2, seed: int = 0) -> nn.Module:
+    """A copy of the score head ``head`` re-initialised (torch's default ``nn.Linear`` init)
+    and fitted to convergence by full-batch Adam with BCE on fixed features (N, C) and labels
+    (N,): what the frozen network's features allow a score head to reach."""
+    torch.manual_seed(seed)
+    head = copy.deepcopy(head).train()
+    for m in head.modules():
+        if isinstance(m, nn.Linear):
+            m.reset_parameters()
+    head.requires_grad_(True)
+    optim = torch.optim.Adam(head.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = F.binary_cross_entropy_with_logits(head(feats).reshape(-1), labels.float())
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    return head.eval()
+
+
+def ceiling(cfg: Config, model: nn.Module, data_root: str, split: str, num: int, seed: int,
+            pos_feats: Tensor, neg_feats: Tensor, threshold: float) -> dict:
+    """Separation on ``pos_feats`` / ``neg_feats`` by a fresh score head fitted on the frozen
+    features of ``num`` + ``num`` samples of ``split`` (the training sequences)."""
+    fit = []
+    scores(model, draw_samples(cfg, data_root, split, num, seed + 100, True), features=fit)
+    scores(model, draw_samples(cfg, data_root, split, num, seed + 100, False), features=fit)
+    labels = torch.cat([torch.ones(num), torch.zeros(num)])
+    head = fit_fresh_head(model.cls_head, torch.cat(fit), labels, seed=seed)
+    with torch.no_grad():
+        pos = head(pos_feats).reshape(-1).sigmoid().numpy()
+        neg = head(neg_feats).reshape(-1).sigmoid().numpy()
+    return separation(pos, neg, threshold)
 
 
 def main(argv=None) -> Dict[str, dict]:
@@ -129,6 +180,10 @@ def main(argv=None) -> Dict[str, dict]:
     parser.add_argument('--reference', default=None,
                         help="stage-1 checkpoint (default: the stage-2 checkpoint's load_from)")
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--ceiling', default=None, metavar='FIT_SPLIT',
+                        help='also fit a fresh score head to convergence on the frozen stage-2 '
+                             'features of this split (e.g. train) and report it: how far the '
+                             'frozen network lets a score head separate')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     register_all_modules()
@@ -148,7 +203,14 @@ def main(argv=None) -> Dict[str, dict]:
         if not osp.isfile(ckpt):
             raise FileNotFoundError(f'{ckpt}: checkpoint not found ({name})')
         model = load_model(cfg, ckpt)
-        results[name] = separation(scores(model, pos), scores(model, neg), threshold)
+        pos_feats, neg_feats = [], []
+        results[name] = separation(scores(model, pos, features=pos_feats),
+                                   scores(model, neg, features=neg_feats), threshold)
+        if args.ceiling and name.startswith('stage 2'):
+            ceil = ceiling(cfg, model, args.data_root, args.ceiling, args.num_pairs, args.seed,
+                           torch.cat(pos_feats), torch.cat(neg_feats), threshold)
+    if args.ceiling:
+        results[f'fresh head fitted on {args.ceiling}'] = ceil
     print(f'{args.num_pairs} positives + {args.num_pairs} negatives from '
           f'{args.data_root}/{args.split} (seed {args.seed}), {time.perf_counter() - start:.0f} s')
     print(f'{"model":32s} {"pos mean":>8s} {"pos std":>8s} {"neg mean":>8s} {"neg std":>8s} '
@@ -158,6 +220,10 @@ def main(argv=None) -> Dict[str, dict]:
               f'{r["neg_std"]:8.3f} {r["auc"]:6.3f} {r["pos_above"]:8.3f} {r["neg_below"]:8.3f}')
     for name, ckpt in rows:
         print(f'  {name}: {ckpt}')
+    if args.ceiling:
+        print(f'  fresh head fitted on {args.ceiling}: the score head re-initialised and fitted '
+              f'to convergence on the stage-2 features of {args.num_pairs} + {args.num_pairs} '
+              f'{args.ceiling} samples (the ceiling of the frozen network)')
     return results
 
 
