@@ -20,7 +20,10 @@
 * stage 2 (``stage=2``): everything but the score head
   (:class:`~ikun_mm.models.sot.stark_head.STARKScoreHead`) is frozen and the score head learns,
   with binary cross-entropy, whether the search crop holds the template's target (the sampler's
-  negatives come from other sequences). Stage 2 must start from a stage-1 checkpoint
+  negatives, as the official ``getitem_cls``: a frame of the same video where the target is not
+  visible, cropped around a centre box; another sequence's frame when the video has none).
+  ``benchmarks/stark_score_separation.py`` measures how well the learned score separates held-out
+  positives from negatives. Stage 2 must start from a stage-1 checkpoint
   (``load_from``): its first loss raises if no weights were loaded into the model;
 * tracking (``lib/test/tracker/stark_st.py``): the search crop around the last box, the box mapped
   back around its centre and clipped with a 10 px margin; on every frame whose index is a
