@@ -145,3 +145,58 @@ def test_demo_writes_video_and_mot_files(tmp_path, mini_refer_kitti, referrer_ck
     assert sheet is not None and sheet.shape == (2 * h + 4, 2 * w + 4, 3)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode != 0 and 'exists; pass --overwrite' in again.stderr
+
+
+def test_one_driver_for_test_demo_and_calibration_fit(tmp_path, mini_refer_kitti,
+                                                      referrer_ckpt):
+    """``predict`` (tools/test.py), ``refer_video`` (the demo) and ``prepare_referring`` (the
+    calibration fit, the benchmark tables) track and score through ``score_video``: the raw
+    scores prepared for the fit plus the calibration offset a·p(e) + b (official
+    similarity_calibration: added per window, so also to the window mean) are the calibrated
+    scores the test refers with, and ``predict`` keeps those above ``score_thr``."""
+    from mmengine.structures import BaseDataElement
+
+    from ikun_mm.datasets import ReferKittiDataset
+    from ikun_mm.models.referring import prepare_referring, referred_rows
+    cfg = _cfg(mini_refer_kitti)
+    cfg.model.referrer.calibration = dict(type='SimilarityCalibration', data_root=mini_refer_kitti,
+                                          synonyms='refer_kitti', a=8.0, b=-0.1)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, referrer_ckpt, strict=True)
+    model.eval()
+    item = next(i for i in ReferKittiDataset(data_root=mini_refer_kitti, split='test',
+                                             synonyms='refer_kitti') if i['video'] == '0005')
+    sentences, texts = [e.sentence for e in item['expressions']], item['texts']
+    [prepared] = prepare_referring(model, [item])
+    rows, tracks, scores = model.score_video(item['img_paths'], texts, item['img_size'], '0005')
+    assert prepared['sentences'] == sentences and set(prepared['tracks']) == set(tracks)
+    assert rows.shape[1] == 8 and set(np.unique(rows[:, 1]).astype(int)) == set(tracks)
+    cal = model.referrer.calibration
+    offset = (cal.a * cal.pseudo_frequency(texts) + cal.b).numpy()
+    for tid in tracks:
+        assert scores[tid].scores.shape == (len(tracks[tid]), len(texts))
+        np.testing.assert_allclose(prepared['raw'][tid].scores + offset, scores[tid].scores,
+                                   atol=1e-5)
+    # a calibrated iKUN checkpoint (as tools/analysis/fit_calibration.py writes it) loads
+    # strictly through tools/test.py's loader, table included: the table replaces data_root
+    state = torch.load(referrer_ckpt, weights_only=False)['state_dict']
+    table = dict(sentences=['car', 'pedestrian'], shares=[0.75, 0.25])
+    state.update({'calibration.a': torch.tensor(2.0), 'calibration.b': torch.tensor(0.5),
+                  'calibration.table': table})
+    torch.save(dict(state_dict=state), str(tmp_path / 'calibrated.pth'))
+    other = MODELS.build(cfg.model)
+    other.referrer.calibration.data_root = str(tmp_path / 'no_such_tree')
+    load_checkpoint(other, str(tmp_path / 'calibrated.pth'), strict=True)
+    assert other.referrer.calibration.table()[0] == ['car', 'pedestrian']
+    assert other.state_dict()['referrer.calibration.table'] == table
+    assert other.referrer.calibration.b.item() == 0.5
+
+    model.score_thr = float(np.median(np.concatenate([s.scores for s in scores.values()])))
+    sample = BaseDataElement(metainfo=dict(
+        video='0005', img_paths=item['img_paths'], img_size=item['img_size'],
+        num_frames=len(item['img_paths']), sentences=sentences, texts=texts))
+    [out] = model.predict([], [sample])
+    expected = referred_rows(tracks, scores, len(texts), model.score_thr)
+    assert sum(len(e) for e in expected) > 0
+    for sentence, rows_e in zip(sentences, expected):
+        np.testing.assert_array_equal(out.pred_referred[sentence], rows_e)
