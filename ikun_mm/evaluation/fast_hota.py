@@ -750,9 +750,9 @@ class GridResult:
 
 class ReferringGrid(ShiftGrid):
     """:class:`ShiftGrid` of the Refer-KITTI protocol over ``prepared`` videos
-    (:func:`~.referring_eval.prepare_referring`): one sequence per (video, expression), named as
-    :class:`~.referring_metric.ReferringMetric` names it, whose candidates are every box of every
-    track of the video with its raw score for that expression.
+    (:func:`ikun_mm.models.referring.prepare_referring`): one sequence per (video, expression),
+    named as :class:`~.referring_metric.ReferringMetric` names it, whose candidates are every box
+    of every track of the video with its raw score for that expression.
 
     A point of :meth:`evaluate_offsets` adds ``offsets(sentences) -> (E,)`` to the raw scores of
     each video and keeps the boxes scoring above ``score_thr``, exactly as
