@@ -20,20 +20,20 @@ import torch
 from mmengine.structures import BaseDataElement
 
 from ikun_mm.registry import MODELS
+from ikun_mm.structures import REFERRED_ROW, TRACK_BOX_ROW, TRACK_ROW
 from ikun_mm.utils.checkpoint import read_checkpoint
 from ..trackers.tracking_by_detection import TrackingByDetection, track_video
 from .inference import TrackScores, score_tracks
 
-#: Columns of the referred rows: frame (0-based), id, x1, y1, x2, y2, score.
-REFERRED_COLUMNS = ('frame', 'id', 'x1', 'y1', 'x2', 'y2', 'score')
-
-
 def tracks_from_rows(rows: np.ndarray) -> Dict[int, np.ndarray]:
-    """Tracker rows ``frame, id, x1, y1, x2, y2, ...`` (N, 6+) -> ``{id: (L, 5) frame, box}``."""
+    """Tracker rows (:data:`~ikun_mm.structures.TRACK_ROW`, (N, 8)) -> ``{id: (L, 5)}`` tracks
+    (:data:`~ikun_mm.structures.TRACK_BOX_ROW`: frame, x1, y1, x2, y2), each sorted by frame."""
     tracks = {}
-    for tid in np.unique(rows[:, 1]).astype(int):
-        sel = rows[rows[:, 1] == tid]
-        tracks[int(tid)] = sel[np.argsort(sel[:, 0], kind='stable')][:, [0, 2, 3, 4, 5]]
+    ids = rows[:, TRACK_ROW.id]
+    for tid in np.unique(ids).astype(int):
+        sel = rows[ids == tid]
+        sel = sel[np.argsort(sel[:, TRACK_ROW.frame], kind='stable')]
+        tracks[int(tid)] = TRACK_ROW.to(TRACK_BOX_ROW, sel)
     return tracks
 
 
@@ -42,12 +42,12 @@ def referred_rows(tracks: Dict[int, np.ndarray], scores: Dict[int, 'object'],
     """Per expression, the rows of the frames whose score exceeds ``score_thr``.
 
     Args:
-        tracks: ``{id: (L, 5) frame, x1, y1, x2, y2}``.
+        tracks: ``{id: (L, 5) frame, x1, y1, x2, y2}`` (:data:`~ikun_mm.structures.TRACK_BOX_ROW`).
         scores: ``{id: TrackScores}`` from :func:`.inference.score_tracks` (same frames).
 
     Returns:
-        E arrays of shape (M_e, 7): ``frame (0-based), id, x1, y1, x2, y2, score``, sorted by
-        frame then id.
+        E arrays of shape (M_e, 7) (:data:`~ikun_mm.structures.REFERRED_ROW`): ``frame
+        (0-based), id, x1, y1, x2, y2, score``, sorted by frame then id.
     """
     out = []
     for e in range(num_expressions):
@@ -56,11 +56,9 @@ def referred_rows(tracks: Dict[int, np.ndarray], scores: Dict[int, 'object'],
             s = scores[tid].scores[:, e]
             keep = s > score_thr
             if keep.any():
-                parts.append(np.concatenate(
-                    [track[keep, :1], np.full((keep.sum(), 1), tid), track[keep, 1:5],
-                     s[keep, None]], 1))
-        rows = np.concatenate(parts) if parts else np.zeros((0, 7))
-        out.append(rows[np.lexsort((rows[:, 1], rows[:, 0]))])
+                parts.append(TRACK_BOX_ROW.to(REFERRED_ROW, track[keep], id=tid, score=s[keep]))
+        rows = np.concatenate(parts) if parts else REFERRED_ROW.empty()
+        out.append(rows[np.lexsort((rows[:, REFERRED_ROW.id], rows[:, REFERRED_ROW.frame]))])
     return out
 
 
@@ -331,7 +329,7 @@ class ReferringTracker(TrackingByDetection):
                   num_expressions: int) -> List[np.ndarray]:
         """:func:`referred_rows` at ``score_thr``; empty rows without scores."""
         if not scores:
-            return [np.zeros((0, 7)) for _ in range(num_expressions)]
+            return [REFERRED_ROW.empty() for _ in range(num_expressions)]
         return referred_rows(tracks, scores, num_expressions, self.score_thr)
 
     def predict(self, inputs, data_samples: List[BaseDataElement],

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from mmdet.structures import DetDataSample
 
+from ikun_mm.structures import REFERRED_ROW, TRACK_BOX_ROW, TRACK_ROW
 from ..trackers.tracking_by_detection import track_results_array
 from .referring_tracker import ReferringTracker, referred_rows, tracks_from_rows
 
@@ -71,14 +72,15 @@ class ReferringStream:
         all_rows = np.concatenate(self.rows)
         recent = {}
         for tid, track in tracks_from_rows(all_rows).items():
-            if track[-1, 0] != f:
+            frames = track[:, TRACK_BOX_ROW.frame]
+            if frames[-1] != f:
                 continue  # not in this frame
             run_start = len(track) - 1
-            while run_start > 0 and track[run_start - 1, 0] == track[run_start, 0] - 1:
+            while run_start > 0 and frames[run_start - 1] == frames[run_start] - 1:
                 run_start -= 1
             recent[tid] = track[max(run_start, len(track) - self.window):]
         if not recent:
-            return {e: np.zeros((0, 7)) for e in self.expressions}
+            return {e: REFERRED_ROW.empty() for e in self.expressions}
         scores = self.model.score(self.frames, recent, self.expressions)
         last = {tid: track[-1:] for tid, track in recent.items()}
         last_scores = {tid: type(s)(frames=s.frames[-1:], scores=s.scores[-1:])
@@ -89,7 +91,7 @@ class ReferringStream:
     @torch.no_grad()
     def finish(self) -> Dict[str, np.ndarray]:
         """Final referred rows of the whole video (scores from all covering windows)."""
-        rows = np.concatenate(self.rows) if self.rows else np.zeros((0, 8))
+        rows = np.concatenate(self.rows) if self.rows else TRACK_ROW.empty()
         referred = self.model.refer(self.frames, tracks_from_rows(rows), self.expressions)
         return dict(zip(self.expressions, referred))
 
