@@ -20,8 +20,6 @@ _base_ = [
     '../_base_/models/fairmot_dla34.py', '../_base_/default_runtime.py',
     'mmdet::_base_/datasets/mot_challenge.py'
 ]
-custom_imports = dict(imports=['ikun_mm.datasets.mot_challenge_one_copy'],
-                      allow_failed_imports=False)
 
 img_scale = (1088, 608)  # (w, h)
 # Identity classes: MOT17 train has 546 pedestrian tracks per detector copy (motchallenge.net:

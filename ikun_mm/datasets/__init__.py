@@ -1,5 +1,6 @@
 from .expression_synonyms import (REFER_KITTI_SYNONYMS, SYNONYM_TABLES, canonical_sentence,
                                   merge_synonymous_expressions, resolve_synonyms)
+from .mot_challenge_one_copy import MOTChallengeOneCopyDataset
 from .refer_kitti import ReferKittiDataset, positive_box_counts
 from .refer_kitti_io import (Expression, ReferKittiFormatError, VideoAnnotation, load_detections,
                              load_expressions, load_video_annotation, resolve_videos)
@@ -10,7 +11,8 @@ from .sot_frame_sampler import SOTFrameSampler
 from .track_sequences import TrackSequenceDataset
 
 __all__ = [
-    'COCOSeqDataset', 'Expression', 'GOT10kDataset', 'LaSOTDataset', 'REFER_KITTI_SYNONYMS',
+    'COCOSeqDataset', 'Expression', 'GOT10kDataset', 'LaSOTDataset', 'MOTChallengeOneCopyDataset',
+    'REFER_KITTI_SYNONYMS',
     'ReferKittiDataset', 'ReferKittiFormatError', 'ReferKittiWindowDataset', 'SOTDataset',
     'SOTFormatError', 'SOTFrameSampler', 'SOTMixedDataset', 'SYNONYM_TABLES',
     'TrackSequenceDataset', 'TrackingNetDataset', 'VideoAnnotation', 'canonical_sentence',
