@@ -5,7 +5,8 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
-from .expression_synonyms import Synonyms, canonical_sentence, resolve_synonyms
+from ikun_mm.structures.expression_synonyms import (Synonyms, canonical_sentence,
+                                                    resolve_synonyms)
 from .refer_kitti_io import load_expressions, load_split, resolve_videos
 
 
@@ -57,7 +58,7 @@ class ReferKittiDataset(BaseDataset):
             Refer-KITTI test protocol drops expressions about braking, see
             :mod:`ikun_mm.evaluation`). Empty by default: nothing is hard-coded.
         synonyms: ``None`` (off), ``'refer_kitti'`` or a dict ``{phrase: replacement}`` (see
-            :mod:`ikun_mm.datasets.expression_synonyms`): the model is given the canonical text
+            :mod:`ikun_mm.structures.expression_synonyms`): the model is given the canonical text
             of each expression (``texts``), as the official iKUN code does, while the
             expressions themselves, and so the results, keep their own sentences.
     """

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ikun_mm.structures.expression_synonyms import Synonyms, canonical_sentence, resolve_synonyms
 from ikun_mm.structures import (DET_ROW, GT_ROW, MOT_FILE_ROW, MOT_GT_ROW, REFERRED_ROW,
                                 TRACK_BOX_ROW, normalized_to_pixels, xywh_to_xyxy, xyxy_to_xywh)
 
@@ -756,3 +757,37 @@ def write_gt_templates(data_root: str, video: str, convention: str = 'corrected'
         with open(path, 'w') as f:
             f.write(format_mot_rows(expression_gt_rows(expr, ann, convention)))
     return len(exprs)
+
+
+def merge_synonymous_expressions(expressions: Sequence['Expression'],
+                                 synonyms: Synonyms) -> List['Expression']:
+    """Merge the expressions of ONE video that share a canonical text, as the official iKUN
+    training data does: one :class:`Expression` per canonical
+    text, whose label is the union of the merged ones' labels (an object is referred at a frame
+    when any synonymous expression refers to it there). ``file`` is the first merged file (in
+    sentence order) and ``ignore`` the concatenation. ``synonyms=None`` returns the input.
+
+    Returns:
+        the merged expressions sorted by (canonical) sentence.
+    """
+    if resolve_synonyms(synonyms) is None:
+        return list(expressions)
+    videos = {e.video for e in expressions}
+    if len(videos) > 1:
+        raise ValueError(f'merge the expressions of one video at a time, got videos '
+                         f'{sorted(videos)}')
+    merged: Dict[str, Expression] = {}
+    for expr in sorted(expressions, key=lambda e: e.sentence):
+        text = canonical_sentence(expr.sentence, synonyms)
+        into = merged.get(text)
+        if into is None:
+            merged[text] = Expression(video=expr.video, sentence=text, file=expr.file,
+                                      label={f: list(ids) for f, ids in expr.label.items()},
+                                      ignore=list(expr.ignore))
+            continue
+        for frame, ids in expr.label.items():
+            into.label[frame] = sorted(set(into.label.get(frame, [])) | set(ids))
+        into.ignore.extend(expr.ignore)
+    for expr in merged.values():
+        expr.label = dict(sorted(expr.label.items()))
+    return [merged[k] for k in sorted(merged)]

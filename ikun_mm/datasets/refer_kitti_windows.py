@@ -10,8 +10,8 @@ from mmengine.dataset import BaseDataset
 
 from ikun_mm.registry import DATASETS
 from ikun_mm.structures import GT_ROW
-from .expression_synonyms import Synonyms, merge_synonymous_expressions, resolve_synonyms
-from .refer_kitti_io import Expression, VideoAnnotation, load_split
+from ikun_mm.structures.expression_synonyms import Synonyms, resolve_synonyms
+from .refer_kitti_io import Expression, VideoAnnotation, load_split, merge_synonymous_expressions
 from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
                             track_windows, training_frame_positions)
 
@@ -33,8 +33,8 @@ class ReferKittiWindowDataset(BaseDataset):
     **Validation/test** (``test_mode=True``): one item per window as the iKUN paper cuts
     tracks at test time (runs split at gaps, windows of ``window`` frames, stride ``stride``,
     last one aligned to the run's end), with its test frames (window positions 0 and len//2)
-    and *all* the video's expressions; the reference frame is the later test frame. ``IKUN.predict`` scores each window against all of
-    them with one visual encoding.
+    and *all* the video's expressions; the reference frame is the later test frame.
+    ``IKUN.predict`` scores each window against all of them with one visual encoding.
 
     Items given to the pipeline hold ``video``, ``track_id``, ``window`` (frame indices),
     ``frames`` (the T sampled frame indices), ``ref_frame``, ``img_paths`` (T paths),
@@ -57,7 +57,7 @@ class ReferKittiWindowDataset(BaseDataset):
         exclude_sentences: expressions containing any of these substrings are dropped (before
             synonyms are merged).
         synonyms: ``None`` (off), ``'refer_kitti'`` or a dict ``{phrase: replacement}`` (see
-            :mod:`ikun_mm.datasets.expression_synonyms`). As in the official iKUN training
+            :mod:`ikun_mm.structures.expression_synonyms`). As in the official iKUN training
             data, every sentence becomes its canonical text and the synonymous expressions of a
             video are merged into one whose positives are the union of theirs
             (``cars in red`` + ``vehicles in red`` -> ``car in red``).

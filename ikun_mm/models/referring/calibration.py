@@ -13,7 +13,7 @@ expressions. The shares sum to 1, so their mean is 1/J (J = number of training e
 ≈ 0.0125 on Refer-KITTI), and p(e), a convex combination of them, lies between the smallest and
 the largest share. With ``synonyms`` (the
 official code always maps them) the table is built over canonical texts
-(:mod:`ikun_mm.datasets.expression_synonyms`): ``cars in red`` and ``vehicles in red`` count as
+(:mod:`ikun_mm.structures.expression_synonyms`): ``cars in red`` and ``vehicles in red`` count as
 one expression, and the queries are mapped the same way before they are embedded.
 
 ``a`` and ``b`` are buffers: they travel with the model's state dict. The training table
@@ -34,13 +34,14 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from ikun_mm.registry import MODELS, TASK_UTILS
+from ikun_mm.structures.expression_synonyms import canonical_sentence, resolve_synonyms
 
 #: The ``TASK_UTILS`` name of the function that builds the table from a dataset tree
 #: (:func:`ikun_mm.evaluation.positive_box_shares`).
 TABLE_BUILDER = 'positive_box_shares'
 
 #: ``None`` (off), a table name (``'refer_kitti'``) or a dict ``{phrase: replacement}``; see
-#: :mod:`ikun_mm.datasets.expression_synonyms` (imported only when synonyms are used).
+#: :mod:`ikun_mm.structures.expression_synonyms`.
 Synonyms = Union[None, str, Mapping[str, str]]
 
 
@@ -101,7 +102,6 @@ def merge_shares(sentences: Sequence[str], shares: Sequence[float],
 def _canonical(sentence: str, synonyms: Synonyms) -> str:
     if synonyms is None:
         return sentence
-    from ikun_mm.datasets.expression_synonyms import canonical_sentence
     return canonical_sentence(sentence, synonyms)
 
 
@@ -153,7 +153,6 @@ class SimilarityCalibration(BaseModule):
         if (sentences is None) != (shares is None):
             raise ValueError('give both `sentences` and `shares`, or neither')
         if synonyms is not None:
-            from ikun_mm.datasets.expression_synonyms import resolve_synonyms
             resolve_synonyms(synonyms)  # fail at build time on a bad table
         self.register_buffer('a', torch.tensor(float(a)))
         self.register_buffer('b', torch.tensor(float(b)))

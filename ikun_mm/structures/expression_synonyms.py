@@ -18,7 +18,9 @@ replaces the substring ``light color`` anywhere: matching whole words leaves unr
 alone (``light colored`` stays as it is); on Refer-KITTI's expressions both agree. Matching is
 case-sensitive, as in the official code.
 
-Everything here is plain Python (no torch, no mmengine).
+Everything here is plain Python (no torch, no mmengine), with no knowledge of files: the models
+(calibration of free-text queries) and the datasets both use it. Merging the expressions of a
+video is the datasets' (:func:`ikun_mm.datasets.merge_synonymous_expressions`).
 """
 from functools import lru_cache
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -153,37 +155,3 @@ def canonical_groups(sentences: Sequence[str], synonyms: Synonyms) -> Dict[str, 
     for s in sentences:
         groups.setdefault(canonical_sentence(s, synonyms), []).append(s)
     return dict(sorted(groups.items()))
-
-
-def merge_synonymous_expressions(expressions: Sequence, synonyms: Synonyms) -> List:
-    """Merge the expressions of ONE video that share a canonical text, as the official iKUN
-    training data does: one :class:`~ikun_mm.datasets.refer_kitti_io.Expression` per canonical
-    text, whose label is the union of the merged ones' labels (an object is referred at a frame
-    when any synonymous expression refers to it there). ``file`` is the first merged file (in
-    sentence order) and ``ignore`` the concatenation. ``synonyms=None`` returns the input.
-
-    Returns:
-        the merged expressions sorted by (canonical) sentence.
-    """
-    from .refer_kitti_io import Expression
-    if resolve_synonyms(synonyms) is None:
-        return list(expressions)
-    videos = {e.video for e in expressions}
-    if len(videos) > 1:
-        raise ValueError(f'merge the expressions of one video at a time, got videos '
-                         f'{sorted(videos)}')
-    merged: Dict[str, Expression] = {}
-    for expr in sorted(expressions, key=lambda e: e.sentence):
-        text = canonical_sentence(expr.sentence, synonyms)
-        into = merged.get(text)
-        if into is None:
-            merged[text] = Expression(video=expr.video, sentence=text, file=expr.file,
-                                      label={f: list(ids) for f, ids in expr.label.items()},
-                                      ignore=list(expr.ignore))
-            continue
-        for frame, ids in expr.label.items():
-            into.label[frame] = sorted(set(into.label.get(frame, [])) | set(ids))
-        into.ignore.extend(expr.ignore)
-    for expr in merged.values():
-        expr.label = dict(sorted(expr.label.items()))
-    return [merged[k] for k in sorted(merged)]
