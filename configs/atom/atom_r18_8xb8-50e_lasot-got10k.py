@@ -50,19 +50,17 @@ train_dataloader = dict(
     dataset=dict(
         type='SOTMixedDataset',
         datasets=[
-            dict(type='LaSOTDataset', data_root='data/lasot/', split='training_set.txt',
-                 frame_sampler=frame_sampler, pipeline=train_pipeline),
+            dict(type='LaSOTDataset', data_root='data/lasot/', split='training_set.txt'),
             dict(type='GOT10kDataset', data_root='data/got10k/', split='train',
-                 seq_ids_file='got10k_vot_train_split.txt', frame_sampler=frame_sampler,
-                 pipeline=train_pipeline),
-            dict(type='TrackingNetDataset', data_root='data/trackingnet/',
-                 chunks=[0, 1, 2, 3], frame_sampler=frame_sampler, pipeline=train_pipeline),
+                 seq_ids_file='got10k_vot_train_split.txt'),
+            dict(type='TrackingNetDataset', data_root='data/trackingnet/', chunks=[0, 1, 2, 3]),
             # pytracking's MSCOCOSeq: COCO 2014, every non-empty instance valid
             dict(type='COCOSeqDataset', data_root='data/coco/',
                  ann_file='annotations/instances_train2014.json',
-                 img_prefix='images/train2014', min_size=0., frame_sampler=frame_sampler,
-                 pipeline=train_pipeline),
+                 img_prefix='images/train2014', min_size=0.),
         ],
+        pipeline=train_pipeline,
+        frame_sampler=frame_sampler,
         ratios=[1, 1, 1, 1],
         samples_per_epoch=64000))
 test_dataloader = dict(

@@ -28,25 +28,4 @@ train_pipeline = [
     dict(type='SOTCropFlip', prob=0.5),
     dict(type='PackSOTInputs'),
 ]
-# base-config variables are not visible here: the datasets are written out in full
-data_root_lasot = 'data/lasot'
-data_root_got10k = 'data/got10k'
-data_root_coco = 'data/coco'
-data_root_trackingnet = 'data/trackingnet'
-frame_sampler = dict(type='SOTFrameSampler', mode='causal', num_template_frames=1,
-                     num_search_frames=1, max_frame_gap=200)
-_train_sets = [
-    dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
-         frame_sampler=frame_sampler, pipeline=train_pipeline),
-    dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
-         seq_ids_file='got10k_vot_train_split.txt', frame_sampler=frame_sampler,
-         pipeline=train_pipeline),
-    dict(type='COCOSeqDataset', data_root=data_root_coco,
-         ann_file='annotations/instances_train2017.json', img_prefix='images/train2017',
-         frame_sampler=frame_sampler, pipeline=train_pipeline),
-    dict(type='TrackingNetDataset', data_root=data_root_trackingnet, chunks=list(range(12)),
-         frame_sampler=frame_sampler, pipeline=train_pipeline),
-]
-train_dataloader = dict(
-    dataset=dict(_delete_=True, type='SOTMixedDataset', datasets=_train_sets,
-                 ratios=[1, 1, 1, 1], samples_per_epoch=60000))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

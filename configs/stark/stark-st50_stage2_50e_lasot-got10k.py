@@ -15,38 +15,7 @@ model = dict(stage=2, backbone=dict(init_cfg=None),
 # is an occluded frame of the video with a centre box, else a frame of another sequence).
 frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_frames=2,
                      num_search_frames=1, max_frame_gap=[200], pos_prob=0.5)
-# base-config variables are not visible here: the datasets are written out in full
-data_root_lasot = 'data/lasot'
-data_root_got10k = 'data/got10k'
-data_root_coco = 'data/coco'
-data_root_trackingnet = 'data/trackingnet'
-_crop = dict(type='SOTTemplateSearchCrop', template_factor=2.0, template_size=128,
-             search_factor=5.0, search_size=320, template_jitter=(0., 0.),
-             search_jitter=(4.5, 0.5), crop_mode='ostrack')
-train_pipeline = [
-    dict(type='LoadSOTImages'),
-    dict(type='SOTGrayscale', prob=0.05),
-    dict(type='SOTJointFlip', prob=0.5),
-    _crop,
-    dict(type='SOTBrightnessJitter', jitter=0.2),
-    dict(type='SOTCropFlip', prob=0.5),
-    dict(type='PackSOTInputs', pack_masks=True),
-]
-_train_sets = [
-    dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
-         frame_sampler=frame_sampler, pipeline=train_pipeline),
-    dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
-         seq_ids_file='got10k_vot_train_split.txt', frame_sampler=frame_sampler,
-         pipeline=train_pipeline),
-    dict(type='COCOSeqDataset', data_root=data_root_coco,
-         ann_file='annotations/instances_train2017.json', img_prefix='images/train2017',
-         frame_sampler=frame_sampler, pipeline=train_pipeline),
-    dict(type='TrackingNetDataset', data_root=data_root_trackingnet, chunks=list(range(12)),
-         frame_sampler=frame_sampler, pipeline=train_pipeline),
-]
-train_dataloader = dict(
-    dataset=dict(_delete_=True, type='SOTMixedDataset', datasets=_train_sets,
-                 ratios=[1, 1, 1, 1], samples_per_epoch=60000))
+train_dataloader = dict(dataset=dict(frame_sampler=frame_sampler))
 train_cfg = dict(max_epochs=50, val_interval=50)
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[40], gamma=0.1)]
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2))

@@ -593,14 +593,22 @@ class SOTMixedDataset(torch.utils.data.Dataset):
     Args:
         datasets: configs (or instances) of :class:`SOTDataset` subclasses in training mode.
         ratios: sampling weight per dataset (default: equal).
+        pipeline: the pipeline of every dataset config that does not give its own, so that a
+            config changes the crop settings of all mixed datasets in one place.
+        frame_sampler: likewise, the frame sampler of every dataset config without one.
         samples_per_epoch: items per epoch.
         max_refetch: failed samples in a row before giving up with an error.
     """
 
     def __init__(self, datasets: Sequence[Union[dict, SOTDataset]],
                  ratios: Optional[Sequence[float]] = None, samples_per_epoch: int = 60000,
-                 max_refetch: int = 1000, lazy_init: bool = False) -> None:
-        self.datasets = [DATASETS.build(d) if isinstance(d, dict) else d for d in datasets]
+                 max_refetch: int = 1000, lazy_init: bool = False,
+                 pipeline: Optional[Sequence[dict]] = None,
+                 frame_sampler: Optional[dict] = None) -> None:
+        shared = {k: v for k, v in (('pipeline', pipeline), ('frame_sampler', frame_sampler))
+                  if v is not None}
+        self.datasets = [DATASETS.build({**shared, **d}) if isinstance(d, dict) else d
+                         for d in datasets]
         if not self.datasets:
             raise ValueError('SOTMixedDataset needs at least one dataset')
         ratios = [1.] * len(self.datasets) if ratios is None else [float(r) for r in ratios]

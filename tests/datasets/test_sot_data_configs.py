@@ -48,6 +48,9 @@ def test_full_size_configs_hold_the_official_data_values(name):
     assert sets['TrackingNetDataset'].chunks == list(range(4 if atom else 12))
     assert sets['COCOSeqDataset'].ann_file.endswith('train2014.json' if atom else 'train2017.json')
     for d in mixed.datasets:
+        # a dataset without its own sampler / pipeline takes the mix's (SOTMixedDataset)
+        d = Config(dict(dict(frame_sampler=mixed.get('frame_sampler'),
+                             pipeline=mixed.get('pipeline')), **d))
         s = d.frame_sampler
         assert (s.mode, s.num_template_frames, s.num_search_frames, s.max_frame_gap,
                 s.get('pos_prob', 1.0)) == (want['mode'], want['nt'], 1, want['gap'],

@@ -154,3 +154,20 @@ def test_mixed_dataset_draws_datasets_by_ratio():
     assert abs(neg_from_a.mean() - 0.75) < 0.06
     with pytest.raises(ValueError, match='ratios'):
         SOTMixedDataset([a, b], ratios=[1])
+
+
+def test_mixed_dataset_gives_its_pipeline_and_sampler_to_datasets_without_their_own():
+    """A config sets the crops and the sampler once for every mixed dataset; a dataset config
+    that gives its own keeps it."""
+    from ikun_mm.registry import DATASETS
+    if '_MixMem' not in DATASETS.module_dict:
+        DATASETS.register_module(name='_MixMem', module=_MemDataset)
+    shared = dict(type='SOTFrameSampler', max_frame_gap=7)
+    own = dict(type='SOTFrameSampler', max_frame_gap=3)
+    mixed = SOTMixedDataset([dict(type='_MixMem', name='a'),
+                             dict(type='_MixMem', name='b', frame_sampler=own,
+                                  pipeline=[dict(type='LoadSOTImages')])],
+                            pipeline=[], frame_sampler=shared, samples_per_epoch=4)
+    a, b = mixed.datasets
+    assert a.frame_sampler.max_frame_gap == 7 and len(a.pipeline.transforms) == 0
+    assert b.frame_sampler.max_frame_gap == 3 and len(b.pipeline.transforms) == 1

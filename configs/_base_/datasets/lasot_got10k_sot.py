@@ -1,7 +1,14 @@
-# Real SOT data: training on LaSOT train + GOT-10k train, testing on LaSOT test (OPE).
-# Crop settings are filled in by each tracker's config (template/search factor and size).
+# Real SOT data, as the official OSTrack and STARK recipes (lib/train/base_functions.py and the
+# experiments' yaml): LASOT, GOT10K_vottrain, COCO17 and TRACKINGNET mixed with ratios 1:1:1:1,
+# 60000 samples per epoch; testing on LaSOT test (OPE). Each tracker's config sets the crops
+# and the frame sampler once, for all four datasets:
+#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline, frame_sampler=frame_sampler))
+# GOT10K_vottrain reads pytracking's ltr/data_specs/got10k_vot_train_split.txt, to be put in
+# data/got10k/.
 data_root_lasot = 'data/lasot'
 data_root_got10k = 'data/got10k'
+data_root_coco = 'data/coco'
+data_root_trackingnet = 'data/trackingnet'
 train_pipeline = [
     dict(type='LoadSOTImages'),
     dict(type='SOTTemplateSearchCrop'),
@@ -20,13 +27,21 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='ConcatDataset',
+        type='SOTMixedDataset',
         datasets=[
-            dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt',
-                 samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
+            dict(type='LaSOTDataset', data_root=data_root_lasot, split='training_set.txt'),
             dict(type='GOT10kDataset', data_root=data_root_got10k, split='train',
-                 samples_per_epoch=30000, frame_sampler=frame_sampler, pipeline=train_pipeline),
-        ]))
+                 seq_ids_file='got10k_vot_train_split.txt'),
+            dict(type='COCOSeqDataset', data_root=data_root_coco,
+                 ann_file='annotations/instances_train2017.json',
+                 img_prefix='images/train2017'),
+            dict(type='TrackingNetDataset', data_root=data_root_trackingnet,
+                 chunks=list(range(12))),
+        ],
+        ratios=[1, 1, 1, 1],
+        samples_per_epoch=60000,
+        pipeline=train_pipeline,
+        frame_sampler=frame_sampler))
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,

@@ -14,10 +14,18 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'ostrack', '*.py')) +
                  glob.glob(osp.join(ROOT, 'configs', 'sot', '*.py')))
 
 
-def _pipelines(cfg):
+def _train_datasets(cfg):
+    """The training dataset configs, each with the pipeline and frame sampler it is built with
+    (a SOTMixedDataset gives its own to datasets that have none)."""
     ds = cfg.train_dataloader.dataset if cfg.get('train_dataloader') else None
-    datasets = ds.datasets if ds is not None and 'datasets' in ds else [ds] if ds else []
-    return [d.pipeline for d in datasets] + [cfg.test_dataloader.dataset.pipeline]
+    if ds is None or 'datasets' not in ds:
+        return [ds] if ds else []
+    shared = {k: ds[k] for k in ('pipeline', 'frame_sampler') if ds.get(k) is not None}
+    return [Config(dict(shared, **d)) for d in ds.datasets]
+
+
+def _pipelines(cfg):
+    return [d.pipeline for d in _train_datasets(cfg)] + [cfg.test_dataloader.dataset.pipeline]
 
 
 def test_configs_found():
@@ -42,16 +50,14 @@ def test_config_builds(path):
                 assert step.template_size == model.template_size
                 assert step.search_size == model.search_size
                 assert step.search_factor == model.search_factor
-    for d in (cfg.train_dataloader.dataset.get('datasets', [cfg.train_dataloader.dataset])
-              if cfg.get('train_dataloader') else []):
+    for d in _train_datasets(cfg):
         assert d.type in ('GOT10kDataset', 'LaSOTDataset', 'COCOSeqDataset',
                           'TrackingNetDataset') and 'frame_sampler' in d
     if cfg.model.type == 'OSTrack':
         assert cfg.optim_wrapper.optimizer.type == 'AdamW'
     if 'stage2' in path:
         assert model.stage == 2
-        ds = cfg.train_dataloader.dataset
-        assert all(d.frame_sampler.pos_prob == 0.5 for d in ds.get('datasets', [ds]))
+        assert all(d.frame_sampler.pos_prob == 0.5 for d in _train_datasets(cfg))
 
 
 def _cfg(name):
