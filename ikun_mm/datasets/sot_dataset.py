@@ -38,7 +38,8 @@ official ``TrackingSampler`` does (the item index only seeds the draw): a random
 ``frame_sampler.accepts`` them, i.e. they have enough visible frames), from which
 ``frame_sampler`` (:class:`SOTFrameSampler`) draws the template and search frames; the pipeline
 then loads, augments and crops them (a sample the pipeline rejects is drawn again).
-``samples_per_epoch`` sets the epoch length. :class:`SOTMixedDataset` mixes several datasets with the official dataset ratios.
+``samples_per_epoch`` sets the epoch length. :class:`SOTMixedDataset` mixes several datasets
+with the official dataset ratios.
 **Test** (``test_mode=True``): one item per frame, videos in order and frames in order, so a
 sequential sampler feeds a stateful tracker frame by frame (``frame_id == 0`` starts a video).
 """
