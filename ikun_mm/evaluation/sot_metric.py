@@ -22,21 +22,11 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from ikun_mm.registry import METRICS
+from ikun_mm.structures import bbox_iou
 
 IOU_THRESHOLDS = np.linspace(0, 1, 21)
 CENTER_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
 NORM_THRESHOLDS = np.linspace(0, 0.5, 51)
-
-
-def box_iou_xyxy(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of two arrays of boxes (T, 4), x1y1x2y2 in continuous pixels."""
-    lt = np.maximum(pred[:, :2], gt[:, :2])
-    rb = np.minimum(pred[:, 2:], gt[:, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    area_p = np.clip(pred[:, 2:] - pred[:, :2], 0, None).prod(1)
-    area_g = np.clip(gt[:, 2:] - gt[:, :2], 0, None).prod(1)
-    union = area_p + area_g - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.)
 
 
 def ope_curves(pred: np.ndarray, gt: np.ndarray) -> Dict[str, np.ndarray]:
@@ -49,7 +39,7 @@ def ope_curves(pred: np.ndarray, gt: np.ndarray) -> Dict[str, np.ndarray]:
     Returns:
         dict with ``iou`` (T,), ``success`` (21,), ``precision`` (51,), ``norm_precision`` (51,).
     """
-    iou = box_iou_xyxy(pred, gt)
+    iou = bbox_iou(pred, gt, aligned=True)
     c_pred = (pred[:, :2] + pred[:, 2:]) / 2
     c_gt = (gt[:, :2] + gt[:, 2:]) / 2
     dist = np.linalg.norm(c_pred - c_gt, axis=1)

@@ -9,16 +9,22 @@ Box conventions (arrays of shape (..., 4), float64):
   measurement space; mmdet's name for it);
 * normalised: coordinates divided by the image width (x) and height (y).
 
+The ``xyxy``/``xywh`` conversions also take tensors (ATOM's box refinement differentiates through
+them); on tensors in the ``cxcyah`` space call mmdet's functions directly.
+
 mmdet's tensor functions (``mmdet.structures.bbox``) do the work where they compute what we need
 (:func:`cxcyah_to_xyxy` is ``bbox_cxcyah_to_xyxy``); :func:`bbox_iou` restates ``bbox_overlaps``
 in numpy with the same operations (bit-identical, pinned by the tests) for speed on the trackers'
 small matrices; the other conversions are closed forms with no mmdet counterpart (mmdet has no
 top-left ``xywh``).
 """
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 import torch
+
+#: A box array: numpy, or a tensor where a function says so.
+BoxArray = Union[np.ndarray, torch.Tensor]
 
 #: TrackEval's ``np.finfo('float').eps``, the tolerance of its box IoU.
 TRACKEVAL_EPS = float(np.finfo('float').eps)
@@ -90,16 +96,22 @@ def trackeval_box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / union
 
 
-def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
-    """``x1, y1, x2, y2`` -> ``x1, y1, x2 - x1, y2 - y1``, shape (..., 4)."""
+def xyxy_to_xywh(boxes: BoxArray) -> BoxArray:
+    """``x1, y1, x2, y2`` -> ``x1, y1, x2 - x1, y2 - y1``, shape (..., 4); a tensor stays a
+    tensor (dtype, device and autograd kept), anything else becomes a float64 array."""
+    if isinstance(boxes, torch.Tensor):
+        return torch.cat([boxes[..., :2], boxes[..., 2:] - boxes[..., :2]], dim=-1)
     boxes = _as_boxes(boxes)
     out = boxes.copy()
     out[..., 2:] = boxes[..., 2:] - boxes[..., :2]
     return out
 
 
-def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
-    """``x, y, w, h`` -> ``x, y, x + w, y + h``, shape (..., 4)."""
+def xywh_to_xyxy(boxes: BoxArray) -> BoxArray:
+    """``x, y, w, h`` -> ``x, y, x + w, y + h``, shape (..., 4); types as
+    :func:`xyxy_to_xywh`."""
+    if isinstance(boxes, torch.Tensor):
+        return torch.cat([boxes[..., :2], boxes[..., :2] + boxes[..., 2:]], dim=-1)
     boxes = _as_boxes(boxes)
     out = boxes.copy()
     out[..., 2:] = boxes[..., :2] + boxes[..., 2:]

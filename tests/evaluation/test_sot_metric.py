@@ -5,7 +5,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from ikun_mm.evaluation import SOTMetric
-from ikun_mm.evaluation.sot_metric import box_iou_xyxy, ope_scores
+from ikun_mm.evaluation.sot_metric import ope_curves, ope_scores
 from ikun_mm.structures import SOTDataSample
 
 GT = np.array([[0, 0, 10, 10]] * 4, dtype=float)
@@ -14,7 +14,7 @@ PRED = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [30, 30, 40, 40], [0, 5, 10, 15
 
 
 def test_iou_closed_form():
-    np.testing.assert_allclose(box_iou_xyxy(PRED, GT), [1, 1 / 3, 0, 1 / 3])
+    np.testing.assert_allclose(ope_curves(PRED, GT)['iou'], [1, 1 / 3, 0, 1 / 3])
 
 
 def test_ope_scores_hand_computed():

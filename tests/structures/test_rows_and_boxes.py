@@ -125,6 +125,19 @@ def test_xywh_conversions_match_torchvision():
         xyxy_to_xywh(np.zeros((3, 5)))
 
 
+def test_xywh_conversions_keep_tensors_and_gradients():
+    # ATOM refines xywh boxes by gradient ascent through these conversions
+    boxes = torch.tensor([[[1., 2., 4., 8.], [0., 0., 3., 3.]]], dtype=torch.float32,
+                         requires_grad=True)
+    xywh = xyxy_to_xywh(boxes)
+    ref = torchvision.ops.box_convert(boxes.detach().reshape(-1, 4), 'xyxy', 'xywh')
+    assert xywh.dtype == torch.float32 and xywh.shape == (1, 2, 4)
+    torch.testing.assert_close(xywh.reshape(-1, 4), ref)
+    torch.testing.assert_close(xywh_to_xyxy(xywh), boxes)
+    xywh[..., 2:].sum().backward()  # d(w + h)/d(x1, y1, x2, y2) = (-1, -1, 1, 1)
+    torch.testing.assert_close(boxes.grad, torch.tensor([[[-1., -1., 1., 1.]] * 2]))
+
+
 def test_cxcyah_conversions_match_mmdet():
     rng = np.random.default_rng(3)
     boxes = random_xyxy(rng, 9)

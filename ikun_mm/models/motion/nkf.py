@@ -165,20 +165,6 @@ def mahalanobis_sq(proj_mean: Tensor, proj_cov: Tensor, measurements: Tensor) ->
     return z.square().sum(-2)
 
 
-def xyah_to_xyxy(boxes: Tensor) -> Tensor:
-    """``(cx, cy, a, h)`` -> ``(x1, y1, x2, y2)``, shape (..., 4)."""
-    cx, cy, a, h = boxes.unbind(-1)
-    w = a * h
-    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
-
-
-def xyxy_to_xyah(boxes: Tensor) -> Tensor:
-    """``(x1, y1, x2, y2)`` -> ``(cx, cy, a, h)``, shape (..., 4)."""
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    w, h = x2 - x1, y2 - y1
-    return torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, w / h, h], dim=-1)
-
-
 # --------------------------------------------------------------------------------------------
 # The noise networks
 # --------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 from typing import Dict, Optional, Union
 
 import torch
+from mmdet.structures.bbox import bbox_cxcyah_to_xyxy
 from mmengine.model import BaseModel
 from torch import Tensor
 
 from ikun_mm.registry import MODELS, TASK_UTILS
-from .nkf import xyah_to_xyxy
 
 
 def box_regression_error(boxes: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
@@ -88,6 +88,7 @@ class NKFRegressor(BaseModel):
                     observed.sum().clamp_min(1)
             return losses
         if mode in ('tensor', 'predict'):
-            return [dict(predicted=xyah_to_xyxy(p), filtered=xyah_to_xyxy(f))
+            return [dict(predicted=bbox_cxcyah_to_xyxy(p),
+                         filtered=bbox_cxcyah_to_xyxy(f))
                     for p, f in zip(out['predicted'], out['filtered'])]
         raise ValueError(f'NKFRegressor: unknown mode {mode!r} (loss, tensor, predict)')

@@ -10,11 +10,6 @@ import torch
 from torch import Tensor
 
 
-def xywh_to_xyxy(boxes: Tensor) -> Tensor:
-    """(..., 4) ``(x, y, w, h)`` -> (..., 4) ``(x1, y1, x2, y2)``."""
-    return torch.cat([boxes[..., :2], boxes[..., :2] + boxes[..., 2:]], dim=-1)
-
-
 def aligned_iou_xywh(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     """IoU of corresponding boxes (broadcasting), differentiable.
 

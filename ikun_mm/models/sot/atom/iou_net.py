@@ -22,7 +22,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ikun_mm.registry import MODELS
-from .boxes import xywh_to_xyxy
+from ikun_mm.structures import xywh_to_xyxy
 from .prroi_pool import PrRoIPool2d
 
 FeatPair = Tuple[Tensor, Tensor]

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from ikun_mm.registry import MODELS
-from ikun_mm.structures import SOTDataSample
+from ikun_mm.structures import SOTDataSample, xyxy_to_xywh
 from ..base_sot import BaseSOTModel
 from .augment import augment_first_frame
 from .boxes import fuse_top_k, jitter_boxes, refine_boxes_by_iou, sample_proposals
@@ -45,11 +45,6 @@ from .classifier import OnlineClassifier, fourier_upsample, gaussian_label, loca
 from .iou_net import ATOMIoUNet  # noqa: F401 (registers the default IoU predictor)
 
 FeatPair = Tuple[Tensor, Tensor]
-
-
-def xyxy_to_xywh(boxes: Tensor) -> Tensor:
-    """(..., 4) ``(x1, y1, x2, y2)`` -> (..., 4) ``(x, y, w, h)``."""
-    return torch.cat([boxes[..., :2], boxes[..., 2:] - boxes[..., :2]], dim=-1)
 
 
 def normalize_features(feats: Tensor) -> Tensor:
