@@ -82,7 +82,7 @@ def main():
 
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
-    from ikun_mm.datasets.track_windows import track_windows
+    from ikun_mm.structures.track_windows import track_windows
     from ikun_mm.models.referring import score_tracks
     model = build_model(args)
     frames, tracks, sentences = make_inputs(args)

@@ -11,9 +11,10 @@ from mmengine.dataset import BaseDataset
 from ikun_mm.registry import DATASETS
 from ikun_mm.structures import GT_ROW
 from ikun_mm.structures.expression_synonyms import Synonyms, resolve_synonyms
+from ikun_mm.structures.track_windows import (STRIDE, WINDOW, inference_frame_positions,
+                                              split_at_gaps, track_windows,
+                                              training_frame_positions)
 from .refer_kitti_io import Expression, VideoAnnotation, load_split, merge_synonymous_expressions
-from .track_windows import (STRIDE, WINDOW, split_at_gaps, inference_frame_positions,
-                            track_windows, training_frame_positions)
 
 
 @DATASETS.register_module()

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from ikun_mm.datasets.track_windows import (split_at_gaps, inference_frame_positions,
-                                            track_windows, training_frame_positions,
-                                            window_starts)
+from ikun_mm.structures.track_windows import (inference_frame_positions, split_at_gaps,
+                                              track_windows, training_frame_positions,
+                                              window_starts)
 
 PIPELINE = [dict(type='LoadTrackWindowFrames'),
             dict(type='CropLocalGlobal', local_size=32, global_size=64,

@@ -8,16 +8,14 @@ pixels and boxes (loading, crops, augmentations); ``{task}_formatting.py`` packs
 (single-object tracking).
 """
 from .ikun_formatting import PackIKUNInputs
-from .ikun_transforms import (CLIP_MEAN, CLIP_STD, CropLocalGlobal, LoadTrackWindowFrames,
-                              fill_crop_sizes, local_and_global, pad_to_square)
+from .ikun_transforms import CropLocalGlobal, LoadTrackWindowFrames, fill_crop_sizes
 from .referring_formatting import PackReferringVideo
 from .sot_formatting import PackSOTFrame, PackSOTInputs
 from .sot_transforms import (LoadSOTImages, SOTBrightnessJitter, SOTCropFlip, SOTGrayscale,
                              SOTJointFlip, SOTTemplateSearchCrop, center_box)
 
 __all__ = [
-    'CLIP_MEAN', 'CLIP_STD', 'CropLocalGlobal', 'LoadSOTImages', 'LoadTrackWindowFrames',
-    'PackIKUNInputs', 'PackReferringVideo', 'PackSOTFrame', 'PackSOTInputs', 'SOTBrightnessJitter',
-    'SOTCropFlip', 'SOTGrayscale', 'SOTJointFlip', 'SOTTemplateSearchCrop', 'center_box',
-    'fill_crop_sizes', 'local_and_global', 'pad_to_square'
+    'CropLocalGlobal', 'LoadSOTImages', 'LoadTrackWindowFrames', 'PackIKUNInputs',
+    'PackReferringVideo', 'PackSOTFrame', 'PackSOTInputs', 'SOTBrightnessJitter', 'SOTCropFlip',
+    'SOTGrayscale', 'SOTJointFlip', 'SOTTemplateSearchCrop', 'center_box', 'fill_crop_sizes'
 ]

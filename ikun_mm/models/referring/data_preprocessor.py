@@ -4,7 +4,7 @@ from typing import Sequence
 import torch
 from mmengine.model import BaseDataPreprocessor
 
-from ikun_mm.datasets.transforms.ikun_transforms import CLIP_MEAN, CLIP_STD
+from ikun_mm.structures.ikun_crop import CLIP_MEAN, CLIP_STD
 from ikun_mm.registry import MODELS
 
 

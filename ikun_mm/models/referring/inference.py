@@ -28,8 +28,9 @@ import cv2
 import numpy as np
 import torch
 
-from ikun_mm.datasets.track_windows import STRIDE, WINDOW, inference_frame_positions, track_windows
-from ikun_mm.datasets.transforms.ikun_transforms import local_and_global
+from ikun_mm.structures.ikun_crop import local_and_global
+from ikun_mm.structures.track_windows import (STRIDE, WINDOW, inference_frame_positions,
+                                              track_windows)
 
 #: One frame: a path to an image file (read with OpenCV), or an RGB uint8 array (H, W, 3).
 Frame = Union[str, np.ndarray]
