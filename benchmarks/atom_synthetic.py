@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.runner import load_checkpoint
 
 from ikun_mm.datasets import GOT10kDataset
 from ikun_mm.evaluation.sot_metric import ope_scores
@@ -36,8 +37,7 @@ def load_model(config: str, checkpoint: str, test_cfg: dict):
     cfg = Config.fromfile(config)
     cfg.model.test_cfg = dict(cfg.model.get('test_cfg', {}), **test_cfg)
     model = MODELS.build(cfg.model)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    model.load_state_dict(state.get('state_dict', state), strict=True)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     return model.eval()
 
 

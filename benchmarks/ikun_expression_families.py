@@ -35,6 +35,7 @@ def matching(scores: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
 
 def family_scores(config: str, checkpoint: str, data_root, split: str) -> Dict[str, dict]:
     from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
 
     from ikun_mm.datasets.refer_kitti_io import load_split
     from ikun_mm.models.referring import score_tracks
@@ -42,8 +43,7 @@ def family_scores(config: str, checkpoint: str, data_root, split: str) -> Dict[s
     cfg = Config.fromfile(config)
     root = data_root or cfg.data_root
     model = MODELS.build(cfg.model)
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    model.load_state_dict(ckpt.get('state_dict', ckpt), strict=True)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.eval()
     groups: Dict[str, list] = {}
     for video, ann, exprs in load_split(root, split):

@@ -99,8 +99,9 @@ def run(official_repo: str, seed: int = 0, batch: int = 4) -> dict:
                         'epoch': 0}, src)
             meta = convert(src, dst, name)
             from mmengine.config import Config
+            from mmengine.runner import load_checkpoint
             ours = MODELS.build(Config.fromfile(meta['config']).model)
-            ours.load_state_dict(torch.load(dst, weights_only=False)['state_dict'], strict=True)
+            load_checkpoint(ours, dst, map_location='cpu', strict=True)
         ours.eval()
         with torch.no_grad():
             ref = ref_model(dict(local_img=local, global_img=glob,

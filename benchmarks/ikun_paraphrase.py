@@ -36,6 +36,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
 
     from ikun_mm.datasets import load_expressions, load_video_annotation, resolve_videos
     from ikun_mm.evaluation import binary_auc
@@ -46,8 +47,7 @@ def main():
     cfg = Config.fromfile(args.config)
     data_root = args.data_root or cfg.data_root
     model = MODELS.build(cfg.model)
-    ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
-    model.load_state_dict(ckpt['state_dict'], strict=True)
+    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     originals = list(PARAPHRASES)
     sentences = originals + [PARAPHRASES[o] for o in originals] + UNRELATED
     scores = {s: [] for s in sentences}

@@ -72,6 +72,22 @@ def _select(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tens
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+def _load_clip_tower(tower: nn.Module, pretrained: Optional[str], prefix: str,
+                     drop: Tuple[str, ...], what: str, name: str) -> None:
+    """Load one tower of a CLIP checkpoint ``pretrained`` into ``tower``, strictly: the keys
+    under ``prefix`` (``visual.``/``text.``; a file of the bare tower has none), without those
+    starting with ``drop``. ``None`` leaves the tower random with one warning naming ``name``.
+    """
+    if pretrained is None:
+        _warn_random_init(name)
+        return
+    state = read_state_dict(pretrained)
+    if any(k.startswith(prefix) for k in state):
+        state = _select(state, prefix)
+    state = {k: v for k, v in state.items() if not k.startswith(drop)}
+    load_state_dict_strict(tower, state, pretrained, what=what)
+
+
 # ------------------------------------------------------------------------------ visual
 @MODELS.register_module()
 class CLIPResNetBackbone(BaseModule):
@@ -107,15 +123,8 @@ class CLIPResNetBackbone(BaseModule):
         tower.attnpool = None  # the C5 map is the output; no attention pooling
         self.tower = tower
         self.out_channels = width * 32
-        if pretrained is None:
-            _warn_random_init(f'{type(self).__name__}({model_name})')
-        else:
-            state = read_state_dict(pretrained)
-            if any(k.startswith('visual.') for k in state):
-                state = _select(state, 'visual.')
-            state = {k: v for k, v in state.items() if not k.startswith('attnpool.')}
-            load_state_dict_strict(self.tower, state, pretrained,
-                                   what=f'the {model_name} image tower')
+        _load_clip_tower(self.tower, pretrained, 'visual.', ('attnpool.', ),
+                         f'the {model_name} image tower', f'{type(self).__name__}({model_name})')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.tower
@@ -304,17 +313,10 @@ class CLIPTextEncoder(FrozenTextEncoder):
         self.context_length = int(tcfg.get('context_length', 77))
         self.num_tokens = int(num_tokens)
         self.token_dim = self.sentence_dim = int(embed_dim or cfg['embed_dim'])
-        if pretrained is None:
-            _warn_random_init(f'{type(self).__name__}({model_name})')
-        else:
-            state = read_state_dict(pretrained)
-            if any(k.startswith('text.') for k in state):
-                state = _select(state, 'text.')
-            drop = ('visual.', 'logit_scale', 'logit_bias', 'input_resolution',
-                    'context_length', 'vocab_size', 'attn_mask')
-            state = {k: v for k, v in state.items() if not k.startswith(drop)}
-            load_state_dict_strict(self.tower, state, pretrained,
-                                   what=f'the {model_name} text tower')
+        _load_clip_tower(self.tower, pretrained, 'text.',
+                         ('visual.', 'logit_scale', 'logit_bias', 'input_resolution',
+                          'context_length', 'vocab_size', 'attn_mask'),
+                         f'the {model_name} text tower', f'{type(self).__name__}({model_name})')
         if train_embeddings:
             self.trainable_params = ('tower.token_embedding.weight', 'tower.positional_embedding')
         self.freeze()
