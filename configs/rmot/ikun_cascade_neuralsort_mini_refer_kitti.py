@@ -6,11 +6,8 @@
 #
 # CHECKPOINT: an iKUN checkpoint. One written by tools/analysis/fit_calibration.py (e.g.
 # --objective hota --split val) carries the fitted a, b and the training-expression table (p_j),
-# and then `data_root` below is not read; a plain training checkpoint keeps the paper's a=8,
-# b=-0.1 and builds the table from the training split of `data_root` on first use.
+# and then `data_root` is not read; a plain training checkpoint keeps the paper's a=8, b=-0.1
+# and builds the table from the training split of `data_root` on first use.
 _base_ = ['./ikun_cascade_neuralsort_nocalib_mini_refer_kitti.py']
 
-model = dict(
-    referrer=dict(
-        calibration=dict(type='SimilarityCalibration', data_root={{_base_.data_root}},
-                         split='train', synonyms='refer_kitti', a=8.0, b=-0.1)))
+model = dict(referrer=dict(calibration={{_base_.calibration}}))

@@ -5,47 +5,22 @@
 #   python tools/test.py configs/rmot/ikun_cascade_neuralsort_refer_kitti.py CHECKPOINT \
 #       --cfg-options data_root=data/refer-kitti det_dir=data/refer-kitti/detections \
 #       model.tracker.motion.checkpoint=NKF.pth
-_base_ = ['../ikun/ikun_cascade_refer_kitti.py', '../_base_/trackers/neuralsort.py']
+_base_ = [
+    '../_base_/models/ikun.py', '../_base_/trackers/neuralsort.py',
+    '../_base_/datasets/refer_kitti_rmot.py', '../_base_/default_runtime.py'
+]
 
-data_root = 'data/refer-kitti'
-det_dir = data_root + '/KITTI/detections/image_02'
-# The Refer-KITTI test protocol evaluates 150 expressions of videos 0005, 0011, 0013; those about
-# braking, the horizon direction and people with their back to the camera are not evaluated.
-# Sentences containing any of these substrings are dropped (edit for other phrasings). Checked
-# against the original iKUN code's list of dropped test expressions (as in TransRMOT): these
-# substrings match exactly its 8 ('cars/vehicles which are braking', 'cars/vehicles in horizon
-# direction', 'women/men/males/females back to the camera') and no other test expression.
-exclude_sentences = ['brak', 'horizon', 'back to the camera']
-
+# Calibration as the paper (and configs/ikun/ikun_cascade_refer_kitti.py) with a frozen CLIP
+# ViT-B/32 text tower (its weights: model.referrer.calibration.text_encoder.pretrained=...).
 model = dict(
     _delete_=True,
     type='ReferringTracker',
-    detector=dict(type='DetectionsFromFile', det_dir=det_dir),
+    detector=dict(type='DetectionsFromFile', det_dir={{_base_.det_dir}}),
     tracker={{_base_.tracker}},
-    referrer={{_base_.model}},
-    score_thr=0.0,
-    calibrate=None,
-    interpolation=dict(max_gap=20))
-
-test_dataloader = dict(
-    _delete_=True,
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='ReferKittiDataset', data_root=data_root, split='test',
-                 exclude_sentences=exclude_sentences, synonyms='refer_kitti',
-                 pipeline=[dict(type='PackReferringVideo')]))
-test_evaluator = dict(
-    _delete_=True, type='ReferringMetric', convention='corrected', out_dir=None)
-test_cfg = dict(type='TestLoop')
+    referrer=dict(
+        _base_.model,
+        calibration=dict(
+            _base_.calibration,
+            text_encoder=dict(type='CLIPTextEncoder', model_name='ViT-B-32', pretrained=None))),
+    interpolation=dict(max_gap=20))  # the paper's offline gap interpolation
 default_hooks = dict(visualization=dict(_delete_=True, type='ReferringVisualizationHook'))
-
-train_dataloader = None
-train_cfg = None
-optim_wrapper = None
-param_scheduler = None
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
