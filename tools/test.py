@@ -23,7 +23,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ikun_mm.utils import (CfgOptionsAction, load_runner_config, register_all_modules,
-                           setup_cpu_distributed, shutdown_distributed)
+                           run_runner_loop, setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -86,12 +86,7 @@ def main(argv=None):
         runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     except UnreadableCheckpointError as exc:  # names the file; no traceback needed
         raise SystemExit(str(exc))
-    from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
-    try:
-        runner.test()
-    except ReferKittiFormatError as exc:  # a data file; the message names it (and the line)
-        raise SystemExit(f'{type(exc).__name__}: {exc}')
-    shutdown_distributed()
+    run_runner_loop(runner.test)
 
 
 if __name__ == '__main__':

@@ -28,7 +28,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ikun_mm.utils import (CfgOptionsAction, load_runner_config, register_all_modules,
-                           setup_cpu_distributed, shutdown_distributed)
+                           run_runner_loop, setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -178,12 +178,7 @@ def main(argv=None):
     check_work_dir(cfg.work_dir, args.resume, args.overwrite)
     setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
-    try:
-        runner.train()
-    except ReferKittiFormatError as exc:  # a data file; the message names it (and the line)
-        raise SystemExit(f'{type(exc).__name__}: {exc}')
-    shutdown_distributed()
+    run_runner_loop(runner.train)
 
 
 if __name__ == '__main__':

@@ -1,13 +1,13 @@
 from .checkpoint import (CheckpointMismatchError, UnreadableCheckpointError,
                          load_state_dict_strict, read_checkpoint, save_new_checkpoint,
                          state_dict_from_checkpoint)
-from .config import (CfgOptionsAction, load_runner_config, setup_cpu_distributed,
-                     shutdown_distributed)
+from .config import (CfgOptionsAction, load_runner_config, run_runner_loop,
+                     setup_cpu_distributed, shutdown_distributed)
 from .setup_env import register_all_modules
 
 __all__ = [
     'CfgOptionsAction', 'CheckpointMismatchError', 'UnreadableCheckpointError',
     'load_runner_config', 'load_state_dict_strict', 'read_checkpoint', 'register_all_modules',
-    'save_new_checkpoint', 'setup_cpu_distributed', 'shutdown_distributed',
+    'run_runner_loop', 'save_new_checkpoint', 'setup_cpu_distributed', 'shutdown_distributed',
     'state_dict_from_checkpoint'
 ]

@@ -1,6 +1,6 @@
 """Config handling shared by the tools (``tools/train.py``, ``tools/test.py``, the demo...)."""
 import os.path as osp
-from typing import Optional
+from typing import Callable, Optional
 
 from mmengine.config import Config, DictAction
 
@@ -95,6 +95,20 @@ def shutdown_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def run_runner_loop(loop: Callable[[], object]) -> None:
+    """Run ``runner.train`` or ``runner.test`` for a tool, then :func:`shutdown_distributed`.
+
+    A malformed data file (:class:`~ikun_mm.datasets.refer_kitti_io.ReferKittiFormatError`, whose
+    message names the file and the line) ends the tool with that message instead of a traceback.
+    """
+    from ikun_mm.datasets.refer_kitti_io import ReferKittiFormatError
+    try:
+        loop()
+    except ReferKittiFormatError as exc:
+        raise SystemExit(f'{type(exc).__name__}: {exc}')
+    shutdown_distributed()
 
 
 class CfgOptionsAction(DictAction):
