@@ -9,14 +9,7 @@ from ikun_mm.models.sot.atom.classifier import (OnlineClassifier, fourier_upsamp
                                                 update_sample_weights)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine two threads oversubscribe the cores and
-    make these small ops many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def test_mlu_closed_form():

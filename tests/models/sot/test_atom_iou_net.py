@@ -9,14 +9,7 @@ from ikun_mm.models.sot.atom.iou_net import ATOMIoUNet  # noqa: F401 (registers 
 from ikun_mm.registry import MODELS
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine two threads oversubscribe the cores and
-    make these small ops many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 SMALL_IOU_NET = dict(type='ATOMIoUNet', in_channels=(8, 16), ref_channels=(8, 16),
                      test_channels=16, pred_channels=(16, 16), inter_channels=(16, 16))

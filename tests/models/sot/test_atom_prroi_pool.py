@@ -5,14 +5,7 @@ import torch
 from ikun_mm.models.sot.atom.prroi_pool import PrRoIPool2d, prroi_pool, triangle_kernel_integral
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine two threads oversubscribe the cores and
-    make these small ops many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def bilinear(features: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -23,12 +23,7 @@ from ikun_mm.models.sot.atom.weights import convert_official_atom_key, load_offi
 from ikun_mm.registry import MODELS
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 # the paper's model at full width: ResNet-18 up to layer3, the default IoU predictor
