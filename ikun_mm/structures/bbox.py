@@ -1,4 +1,4 @@
-"""Box conversions and IoU on numpy arrays, the one home of both in ikun_mm.
+"""Box conversions and IoU, the one home of both in ikun_mm (numpy; tensors where noted).
 
 Box conventions (arrays of shape (..., 4), float64):
 
