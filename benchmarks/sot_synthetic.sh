@@ -12,11 +12,11 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 $PY tools/data/generate_sot.py data/synthetic_sot --train 200 --val 6 --frames 40
 $PY -c "import torch; torch.save({'state_dict': {}}, '$WD/empty.pth')"
 $PY tools/test.py configs/sot/static_box_synthetic.py "$WD/empty.pth" --work-dir "$WD/static"
-$PY tools/train.py configs/ostrack/ostrack_tiny_synthetic.py --work-dir "$WD/ostrack"
-$PY tools/test.py configs/ostrack/ostrack_tiny_synthetic.py "$WD/ostrack/epoch_150.pth" \
+$PY tools/train.py configs/ostrack/ostrack_vit-tiny_1xb16-150e_synthetic.py --work-dir "$WD/ostrack"
+$PY tools/test.py configs/ostrack/ostrack_vit-tiny_1xb16-150e_synthetic.py "$WD/ostrack/epoch_150.pth" \
     --work-dir "$WD/ostrack_test"
-$PY tools/train.py configs/stark/stark_tiny_synthetic_stage1.py --work-dir "$WD/stark1"
-$PY tools/train.py configs/stark/stark_tiny_synthetic_stage2.py --work-dir "$WD/stark2" \
+$PY tools/train.py configs/stark/stark-st1_tiny_1xb16-40e_synthetic.py --work-dir "$WD/stark1"
+$PY tools/train.py configs/stark/stark-st2_tiny_1xb16-20e_synthetic.py --work-dir "$WD/stark2" \
     --cfg-options load_from="$WD/stark1/epoch_40.pth"
 for stage in 1 2; do
   $PY tools/test.py configs/stark/stark_tiny_synthetic_stage$stage.py \

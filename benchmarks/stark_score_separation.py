@@ -4,7 +4,7 @@ negatives?
     python benchmarks/stark_score_separation.py CONFIG CHECKPOINT [--data-root DIR]
         [--split val] [--num-pairs 200] [--seed 0] [--reference STAGE1_CKPT] [--threads 1]
 
-CONFIG is a stage-2 STARK config (e.g. configs/stark/stark_tiny_synthetic_stage2.py) and
+CONFIG is a stage-2 STARK config (e.g. configs/stark/stark-st2_tiny_1xb16-20e_synthetic.py) and
 CHECKPOINT its trained weights. The samples are drawn from the ``--split`` sequences (validation:
 never seen in training) with the config's stage-2 training dataset (frame sampler and pipeline,
 jitter included), split by label as the official ``getitem_cls`` of researchmm/Stark

@@ -20,14 +20,14 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STARK_DATA = dict(mode='trident_pro', nt=2, gap=[200], template=(2.0, 128, (0., 0.)),
                   search=(5.0, 320, (4.5, 0.5)), flips=True, samples=60000)
 OFFICIAL = {
-    'ostrack/ostrack_vitb16-ce_256_300e_lasot-got10k.py':
+    'ostrack/ostrack_vit-b16-ce-256_4xb32-300e_lasot-got10k.py':
     dict(mode='causal', nt=1, gap=200, pos_prob=1.0, template=(2.0, 128, (0., 0.)),
          search=(4.0, 256, (3., 0.25)), flips=True, samples=60000),
-    'ostrack/ostrack_vitb16-ce_384_300e_lasot-got10k.py':
+    'ostrack/ostrack_vit-b16-ce-384_4xb32-300e_lasot-got10k.py':
     dict(mode='causal', nt=1, gap=200, pos_prob=1.0, template=(2.0, 192, (0., 0.)),
          search=(5.0, 384, (4.5, 0.5)), flips=True, samples=60000),
-    'stark/stark-st50_stage1_500e_lasot-got10k.py': dict(STARK_DATA, pos_prob=1.0),
-    'stark/stark-st50_stage2_50e_lasot-got10k.py': dict(STARK_DATA, pos_prob=0.5),
+    'stark/stark-st1_r50_8xb16-500e_lasot-got10k.py': dict(STARK_DATA, pos_prob=1.0),
+    'stark/stark-st2_r50_8xb16-50e_lasot-got10k.py': dict(STARK_DATA, pos_prob=0.5),
     'atom/atom_r18_8xb8-50e_lasot-got10k.py':
     dict(mode='interval', nt=1, gap=50, pos_prob=1.0, template=(5.0, 288, (0., 0.)),
          search=(5.0, 288, (4.5, 0.5)), flips=False, samples=64000),
@@ -113,7 +113,7 @@ def _fake_roots(tmp_path, n=25):
 def test_ostrack_config_trains_on_the_four_official_datasets(tmp_path):
     roots = _fake_roots(tmp_path)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'ostrack',
-                                   'ostrack_vitb16-ce_256_300e_lasot-got10k.py'))
+                                   'ostrack_vit-b16-ce-256_4xb32-300e_lasot-got10k.py'))
     for d in cfg.train_dataloader.dataset.datasets:
         d.data_root = str(roots[d.type])
     cfg.train_dataloader.dataset.samples_per_epoch = 12

@@ -30,10 +30,12 @@ def _pipelines(cfg):
 
 def test_configs_found():
     names = {osp.basename(c) for c in CONFIGS}
-    assert {'ostrack_vitb16-ce_256_300e_lasot-got10k.py',
-            'ostrack_vitb16-ce_384_300e_lasot-got10k.py', 'ostrack_tiny_synthetic.py',
-            'stark-st50_stage1_500e_lasot-got10k.py', 'stark-st50_stage2_50e_lasot-got10k.py',
-            'stark_tiny_synthetic_stage1.py', 'stark_tiny_synthetic_stage2.py'} <= names
+    assert {'ostrack_vit-b16-ce-256_4xb32-300e_lasot-got10k.py',
+            'ostrack_vit-b16-ce-384_4xb32-300e_lasot-got10k.py',
+            'ostrack_vit-tiny_1xb16-150e_synthetic.py',
+            'stark-st1_r50_8xb16-500e_lasot-got10k.py', 'stark-st2_r50_8xb16-50e_lasot-got10k.py',
+            'stark-st1_tiny_1xb16-40e_synthetic.py',
+            'stark-st2_tiny_1xb16-20e_synthetic.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
@@ -55,7 +57,7 @@ def test_config_builds(path):
                           'TrackingNetDataset') and 'frame_sampler' in d
     if cfg.model.type == 'OSTrack':
         assert cfg.optim_wrapper.optimizer.type == 'AdamW'
-    if 'stage2' in path:
+    if '-st2_' in path:
         assert model.stage == 2
         assert all(d.frame_sampler.pos_prob == 0.5 for d in _train_datasets(cfg))
 
@@ -65,28 +67,29 @@ def _cfg(name):
 
 
 def test_full_size_configs_start_from_documented_pretrained_files():
-    for name in ('ostrack/ostrack_vitb16-ce_256_300e_lasot-got10k.py',
-                 'ostrack/ostrack_vitb16-ce_384_300e_lasot-got10k.py'):
+    for name in ('ostrack/ostrack_vit-b16-ce-256_4xb32-300e_lasot-got10k.py',
+                 'ostrack/ostrack_vit-b16-ce-384_4xb32-300e_lasot-got10k.py'):
         init = _cfg(name).model.backbone.init_cfg
         assert init == dict(type='Pretrained',
                             checkpoint='checkpoints/pretrained/mae_pretrain_vit_base.pth')
-    stage1 = _cfg('stark/stark-st50_stage1_500e_lasot-got10k.py').model
+    stage1 = _cfg('stark/stark-st1_r50_8xb16-500e_lasot-got10k.py').model
     assert stage1.backbone.init_cfg.checkpoint == 'checkpoints/pretrained/resnet50-0676ba61.pth'
     assert stage1.backbone.frozen_stages == 1 and stage1.backbone.norm_eval
     # stage 2 starts from stage 1 (load_from), not from ImageNet
-    stage2 = _cfg('stark/stark-st50_stage2_50e_lasot-got10k.py').model
+    stage2 = _cfg('stark/stark-st2_r50_8xb16-50e_lasot-got10k.py').model
     assert stage2.backbone.init_cfg is None and stage2.stage == 2
     # tiny configs train from scratch
-    for name in ('ostrack/ostrack_tiny_synthetic.py', 'stark/stark_tiny_synthetic_stage1.py'):
+    for name in ('ostrack/ostrack_vit-tiny_1xb16-150e_synthetic.py',
+                 'stark/stark-st1_tiny_1xb16-40e_synthetic.py'):
         assert _cfg(name).model.backbone.get('init_cfg') is None
 
 
 def test_stark_update_gate_is_consistent_with_the_official_tracker():
     # official experiments/stark_st2/baseline.yaml: UPDATE_INTERVALS LaSOT/GOT-10k 200, gate 0.5
-    stage1 = _cfg('stark/stark-st50_stage1_500e_lasot-got10k.py').model.test_cfg
-    stage2 = _cfg('stark/stark-st50_stage2_50e_lasot-got10k.py').model.test_cfg
+    stage1 = _cfg('stark/stark-st1_r50_8xb16-500e_lasot-got10k.py').model.test_cfg
+    stage2 = _cfg('stark/stark-st2_r50_8xb16-50e_lasot-got10k.py').model.test_cfg
     assert stage2.update_interval == 200 and stage2.update_threshold == 0.5 and stage2.use_score
     assert stage1.update_interval == 200 and not stage1.use_score  # untrained score head
-    tiny2 = _cfg('stark/stark_tiny_synthetic_stage2.py').model.test_cfg
+    tiny2 = _cfg('stark/stark-st2_tiny_1xb16-20e_synthetic.py').model.test_cfg
     assert tiny2.use_score and tiny2.update_threshold == 0.5
-    assert not _cfg('stark/stark_tiny_synthetic_stage1.py').model.test_cfg.use_score
+    assert not _cfg('stark/stark-st1_tiny_1xb16-40e_synthetic.py').model.test_cfg.use_score

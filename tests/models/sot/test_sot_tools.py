@@ -54,7 +54,7 @@ def test_static_baseline_through_test_tool_matches_the_metric(sot_data, tmp_path
 
 def test_train_tool_runs_ostrack_tiny(sot_data, tmp_path):
     train_main = _tool('train')
-    cfg = osp.join(ROOT, 'configs', 'ostrack', 'ostrack_tiny_synthetic.py')
+    cfg = osp.join(ROOT, 'configs', 'ostrack', 'ostrack_vit-tiny_1xb16-150e_synthetic.py')
     train_main([cfg] + _options(sot_data, tmp_path) + [
         'train_dataloader.dataset.samples_per_epoch=4', 'train_dataloader.batch_size=2',
         'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1',

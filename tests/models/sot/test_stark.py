@@ -191,10 +191,11 @@ def test_stage2_through_the_train_tool_needs_load_from(tmp_path):
                'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1',
                'default_hooks.checkpoint.interval=1', *extra])
 
-    run('stark_tiny_synthetic_stage1.py', tmp_path / 's1')
+    run('stark-st1_tiny_1xb16-40e_synthetic.py', tmp_path / 's1')
     with pytest.raises(RuntimeError, match='stage 2.*load_from'):
-        run('stark_tiny_synthetic_stage2.py', tmp_path / 's2_scratch')
-    run('stark_tiny_synthetic_stage2.py', tmp_path / 's2', f'load_from={tmp_path}/s1/epoch_1.pth')
+        run('stark-st2_tiny_1xb16-20e_synthetic.py', tmp_path / 's2_scratch')
+    run('stark-st2_tiny_1xb16-20e_synthetic.py', tmp_path / 's2',
+        f'load_from={tmp_path}/s1/epoch_1.pth')
     assert (tmp_path / 's2' / 'epoch_1.pth').is_file()
 
 

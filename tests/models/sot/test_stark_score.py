@@ -50,7 +50,7 @@ def _pairs(num: int, seed: int):
 
 
 def test_stage2_score_head_learns_to_separate_positives_from_negatives():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/stark/stark_tiny_synthetic_stage2.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/stark/stark-st2_tiny_1xb16-20e_synthetic.py'))
     small = dict(template_size=32, search_size=64, box_head=dict(cfg.model.box_head, img_size=64))
     torch.manual_seed(0)
     model = MODELS.build(dict(cfg.model, **small))

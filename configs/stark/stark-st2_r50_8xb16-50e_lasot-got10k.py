@@ -1,9 +1,9 @@
 # STARK-ST50 stage 2: the stage-1 model frozen, the score head trained with binary
 # cross-entropy on positive and negative triplets (half the samples are negatives, see the data
 # section) for 50 epochs, lr x0.1 at epoch 40. Start from stage 1:
-#   python tools/train.py configs/stark/stark-st50_stage2_50e_lasot-got10k.py \
-#       --cfg-options load_from=work_dirs/stark-st50_stage1_500e_lasot-got10k/epoch_500.pth
-_base_ = ['./stark-st50_stage1_500e_lasot-got10k.py']
+#   python tools/train.py configs/stark/stark-st2_r50_8xb16-50e_lasot-got10k.py \
+#       --cfg-options load_from=work_dirs/stark-st1_r50_8xb16-500e_lasot-got10k/epoch_500.pth
+_base_ = ['./stark-st1_r50_8xb16-500e_lasot-got10k.py']
 
 # stage 2 starts from the stage-1 checkpoint (load_from, required: training refuses to start
 # without it), so the backbone needs no ImageNet file. Test: the score gates the dynamic-template

@@ -1,8 +1,8 @@
 # STARK-tiny stage 2: score head on positive/negative triplets, the rest frozen; the score gates
 # the dynamic-template update at test time.
-#   python tools/train.py configs/stark/stark_tiny_synthetic_stage2.py \
-#       --cfg-options load_from=work_dirs/stark_tiny_synthetic_stage1/epoch_40.pth
-_base_ = ['./stark_tiny_synthetic_stage1.py']
+#   python tools/train.py configs/stark/stark-st2_tiny_1xb16-20e_synthetic.py \
+#       --cfg-options load_from=work_dirs/stark-st1_tiny_1xb16-40e_synthetic/epoch_40.pth
+_base_ = ['./stark-st1_tiny_1xb16-40e_synthetic.py']
 
 model = dict(stage=2, test_cfg=dict(update_interval=10, update_threshold=0.5, use_score=True))
 frame_sampler = dict(type='SOTFrameSampler', mode='trident_pro', num_template_frames=2,

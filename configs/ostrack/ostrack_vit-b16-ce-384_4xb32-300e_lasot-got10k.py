@@ -1,6 +1,6 @@
 # OSTrack-384: template 192 (factor 2), search 384 (factor 5); otherwise as OSTrack-256.
 # Paper: LaSOT AUC 71.1, GOT-10k AO 73.7.
-_base_ = ['./ostrack_vitb16-ce_256_300e_lasot-got10k.py']
+_base_ = ['./ostrack_vit-b16-ce-256_4xb32-300e_lasot-got10k.py']
 
 template_size = 192
 search_size = 384

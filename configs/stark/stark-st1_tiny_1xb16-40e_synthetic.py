@@ -2,7 +2,7 @@
 # ResNet-18 at 1/4 width to layer3, a 64-d transformer (2 encoder + 2 decoder layers), template 64
 # (factor 2) and search 128 (factor 5) crops, 2 templates.
 #   python tools/data/generate_sot.py data/synthetic_sot
-#   python tools/train.py configs/stark/stark_tiny_synthetic_stage1.py
+#   python tools/train.py configs/stark/stark-st1_tiny_1xb16-40e_synthetic.py
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_sot.py']
 
 template_size = 64

@@ -2,8 +2,9 @@
 # OSTrack-256, scaled down: template 32 / search 64 crops, 8 px patches, a 4-block 64-d ViT with
 # CE at blocks 1 and 2 (keep 70 %), a 32-channel centre head.
 #   python tools/data/generate_sot.py data/synthetic_sot
-#   python tools/train.py configs/ostrack/ostrack_tiny_synthetic.py
-#   python tools/test.py configs/ostrack/ostrack_tiny_synthetic.py work_dirs/.../epoch_N.pth
+#   python tools/train.py configs/ostrack/ostrack_vit-tiny_1xb16-150e_synthetic.py
+#   python tools/test.py configs/ostrack/ostrack_vit-tiny_1xb16-150e_synthetic.py \
+#       work_dirs/ostrack_vit-tiny_1xb16-150e_synthetic/epoch_150.pth
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_sot.py']
 
 template_size = 32
