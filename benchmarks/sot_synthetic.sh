@@ -18,9 +18,8 @@ $PY tools/test.py configs/ostrack/ostrack_vit-tiny_1xb16-150e_synthetic.py "$WD/
 $PY tools/train.py configs/stark/stark-st1_tiny_1xb16-40e_synthetic.py --work-dir "$WD/stark1"
 $PY tools/train.py configs/stark/stark-st2_tiny_1xb16-20e_synthetic.py --work-dir "$WD/stark2" \
     --cfg-options load_from="$WD/stark1/epoch_40.pth"
-for stage in 1 2; do
-  $PY tools/test.py configs/stark/stark_tiny_synthetic_stage$stage.py \
-      "$WD/stark$stage/$( [ $stage = 1 ] && echo epoch_40.pth || echo epoch_20.pth )" \
-      --work-dir "$WD/stark${stage}_test"
-done
+$PY tools/test.py configs/stark/stark-st1_tiny_1xb16-40e_synthetic.py "$WD/stark1/epoch_40.pth" \
+    --work-dir "$WD/stark1_test"
+$PY tools/test.py configs/stark/stark-st2_tiny_1xb16-20e_synthetic.py "$WD/stark2/epoch_20.pth" \
+    --work-dir "$WD/stark2_test"
 grep -h "OPE over" "$WD"/*_test/*/*.log "$WD"/static/*/*.log
