@@ -77,6 +77,9 @@ if ! done_step all "$stamp_dir/all.next"; then
 fi
 
 log "ikun_mm (non-editable, so that mim finds its .mim folder)"
+# setuptools' build/ folder keeps files of earlier builds (renamed configs, moved modules) and
+# would put them into the installed package: build from a clean one.
+rm -rf "$ROOT/build"
 pipi --no-deps --no-build-isolation --force-reinstall --quiet "$ROOT"
 "$PY" -c "import ikun_mm, mmcv.ops, mmdet, torchvision; print('ikun_mm', ikun_mm.__version__, \
 '| torch', __import__('torch').__version__, '| torchvision', torchvision.__version__, \
