@@ -255,6 +255,9 @@ def main(argv=None) -> int:
                         '4, extrapolated to 400)')
     parser.add_argument('--skip', choices=('val', 'synthetic'), action='append', default=[])
     args = parser.parse_args(argv)
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     out = {}
     with tempfile.TemporaryDirectory(prefix='hota_speed_') as tmp:
         if 'val' not in args.skip:
@@ -268,7 +271,7 @@ def main(argv=None) -> int:
     if 'synthetic' not in args.skip:
         out['synthetic'] = bench_synthetic(args.seed, args.synthetic_trackeval_points)
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(out), file=result_stream)
     else:
         for name, r in out.items():
             print(f'{name}: TrackEval {r["trackeval_s"]:.1f} s'

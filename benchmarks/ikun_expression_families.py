@@ -71,6 +71,9 @@ def main(argv=None):
     parser.add_argument('--split', default='test')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     torch.set_num_threads(1)
     from ikun_mm.utils import register_all_modules
     register_all_modules()
@@ -78,7 +81,7 @@ def main(argv=None):
     if args.compare:
         runs.append(family_scores(*args.compare, args.data_root, args.split))
     if args.json:
-        print(json.dumps(runs))
+        print(json.dumps(runs), file=result_stream)
         return runs
     names = [osp.basename(args.config)] + ([osp.basename(args.compare[0])] if args.compare else [])
     print('| family | boxes | positives | ' + ' | '.join(f'{n} F1 | {n} AUC' for n in names) + ' |')

@@ -70,11 +70,14 @@ def make_inputs(args):
 
 def main():
     args = parse_args()
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     # logs (e.g. the random-init warnings) go to stderr: stdout holds the result only
     with contextlib.redirect_stdout(sys.stderr):
         result = run(args)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result), file=result_stream)
     else:
         for k, v in result.items():
             print(f'{k:>20}: {v:.6g}' if isinstance(v, float) else f'{k:>20}: {v}')

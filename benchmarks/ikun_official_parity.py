@@ -124,10 +124,13 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', action='store_true', help='print one JSON object')
     args = parser.parse_args(argv)
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     results = run(osp.abspath(args.official_repo), args.seed)
     if args.json:
-        print(json.dumps(results))
+        print(json.dumps(results), file=result_stream)
         return
     for name, r in results.items():
         print(f'{name:18s} max |ours - official| = {r["max_abs_diff"]:.2e} (fast path '

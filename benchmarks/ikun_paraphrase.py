@@ -34,6 +34,9 @@ def main():
     parser.add_argument('--split', default='test')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args()
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     torch.set_num_threads(1)
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
@@ -78,7 +81,7 @@ def main():
             auc_original=binary_auc(scores[o], y), auc_paraphrase=binary_auc(scores[p], y),
             auc_unrelated=float(np.mean([binary_auc(u, y) for u in unrelated]))))
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps(rows), file=result_stream)
         return
     head = ('expression', 'paraphrase', 'pos', 'orig@pos', 'para@pos', 'para@neg', 'unrel@pos',
             'AUC orig', 'AUC para', 'AUC unrel')

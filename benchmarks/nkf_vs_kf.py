@@ -10,8 +10,9 @@ and then updates with the frame's detection if there is one. Observations are th
 matched to GT by IoU >= 0.5 (``detections``) or GT with simulated noise (``simulated``, seeded).
 Reported: mean squared error of (cx, cy, w, h) normalised by the GT height (the training loss),
 and its two halves, the centre part (cx, cy) and the size part (w, h), separately; mean centre
-and size (|dw| and |dh| averaged) errors in pixels; mean IoU with GT; over all predicted steps. Both filters run
-through their numpy tracker API (``initiate``/``predict``/``update``), i.e. as a tracker uses them.
+and size (|dw| and |dh| averaged) errors in pixels; mean IoU with GT; over all predicted steps.
+Both filters run through their numpy tracker API (``initiate``/``predict``/``update``), i.e. as
+a tracker uses them.
 """
 import argparse
 import json
@@ -101,6 +102,9 @@ def main():
     parser.add_argument('--source', default='detections', choices=['detections', 'simulated'])
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args()
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     import torch
     torch.set_num_threads(1)
     from mmdet.models.task_modules.tracking import KalmanFilter
@@ -119,7 +123,7 @@ def main():
                target_norm_mse_reduction=0.15)
     out['meets_target'] = out['norm_mse_reduction'] >= 0.15
     if args.json:
-        print(json.dumps(out, indent=1))
+        print(json.dumps(out, indent=1), file=result_stream)
     else:
         for k, v in out.items():
             print(f'{k}: {v}')

@@ -18,8 +18,8 @@ defaults on the motion they were not tuned on. A scene (all random numbers from 
   at pedestrian sizes; **every detection has score 0.9** (no confidence to lean on);
 * ground truth: every person at least half inside the image (boxes clipped to the image).
 
-Trackers are built from ``configs/neuralsort/<name>_mini_refer_kitti.py`` (they differ only in
-``model.tracker``), run online (no interpolation) over detection files written to a temporary
+Trackers are built from their mini Refer-KITTI configs (``benchmarks/tracker_configs.py``; they
+differ only in ``model.tracker``), run online (no interpolation) over detection files written to a temporary
 folder, and scored with TrackEval (HOTA, IDF1, MOTA, ID switches) over all scenes, and per frame
 rate and image size (HOTA).
 """
@@ -34,7 +34,8 @@ from mmengine.config import DictAction
 
 from ikun_mm.structures import bbox_inside_fraction
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tracker_configs import tracker_config_path  # benchmarks/tracker_configs.py
+
 
 SIZES = ((1920, 1080), (1242, 375), (640, 480))
 FPS = (10, 15, 30)
@@ -160,8 +161,7 @@ def run(scenes: List[dict], trackers: List[str], cfg_options=None) -> Dict[str, 
         gt = {s['name']: s['gt'] for s in scenes}
         frames = {s['name']: s['num_frames'] for s in scenes}
         for name in trackers:
-            cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort',
-                                           f'{name}_mini_refer_kitti.py'))
+            cfg = Config.fromfile(tracker_config_path(name))
             cfg.model.detector.det_dir = tmp
             if name == 'neuralsort' and cfg_options:
                 cfg.merge_from_dict(cfg_options)
@@ -198,6 +198,9 @@ def main(argv=None):
                         help='overrides of the NeuralSORT config')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     import torch
     torch.set_num_threads(1)
     scenes = make_scenes(args.scenes, args.seed)
@@ -207,7 +210,7 @@ def main(argv=None):
                    detections=int(sum(len(s['dets']) for s in scenes)),
                    cfg_options=args.cfg_options, results=table)
     if args.json:
-        print(json.dumps(summary, indent=1, default=float))
+        print(json.dumps(summary, indent=1, default=float), file=result_stream)
         return
     print(f'{len(scenes)} scenes, seed {args.seed}: {summary["gt_boxes"]} GT boxes, '
           f'{summary["detections"]} detections')

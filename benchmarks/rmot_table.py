@@ -44,6 +44,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     from ikun_mm.datasets import ReferKittiDataset
     from ikun_mm.evaluation import grid_search, referring_metrics
     from ikun_mm.models.referring import prepare_referring
@@ -130,7 +133,7 @@ def main(argv=None):
                              threshold_hota=round(f['threshold'][0], 2))
                      for v, f in fits.items()}
     if args.json:
-        print(json.dumps(table, indent=1))
+        print(json.dumps(table, indent=1), file=result_stream)
     else:
         print('| iKUN | tracker | calibration | HOTA | DetA | AssA | MOTA | IDF1 |')
         print('|---|---|---|---|---|---|---|---|')

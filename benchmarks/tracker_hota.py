@@ -24,7 +24,8 @@ import time
 import numpy as np
 from mmengine.config import DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tracker_configs import tracker_config_path  # benchmarks/tracker_configs.py
+
 
 
 def gt_rows(ann) -> np.ndarray:
@@ -70,8 +71,7 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
     frames = {v: a.num_frames for v, a in anns.items()}
     table = {}
     for name in trackers:
-        folder = 'neuralsort' if name.startswith('neuralsort') else 'baselines'
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', folder, f'{name}_mini_refer_kitti.py'))
+        cfg = Config.fromfile(tracker_config_path(name))
         cfg.model.detector.det_dir = osp.join(data_root, DETECTION_DIR)
         if name.startswith('neuralsort') and nkf_checkpoint:
             cfg.model.tracker.motion.checkpoint = nkf_checkpoint
@@ -124,13 +124,16 @@ def main():
                         'trackers they fit), e.g. model.tracker.gate_with_motion=False')
     parser.add_argument('--json', action='store_true', help='print JSON only')
     args = parser.parse_args()
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
     import torch
     torch.set_num_threads(1)
     cfg_options = dict(args.cfg_options or {})
     out = run(args.trackers, args.data_root, args.split, args.nkf_checkpoint, cfg_options,
               args.reid_checkpoint, args.neuralsort_motion)
     if args.json:
-        print(json.dumps(out, indent=1))
+        print(json.dumps(out, indent=1), file=result_stream)
         return
     keys = ['HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1', 'IDSW']
     print(f'{len(out["videos"])} videos ({args.split}) of {args.data_root}')

@@ -4,7 +4,7 @@ by side in one process.
     python benchmarks/tracker_speed.py [--data-root data/mini_refer_kitti] [--repeats 3]
         [--nkf-checkpoint CKPT] [--json]
 
-Each tracker (built from ``configs/neuralsort/<name>_mini_refer_kitti.py``) tracks every video's
+Each tracker (built from its config, ``benchmarks/tracker_configs.py``) tracks every video's
 detection file; detections are loaded before timing, so only ``tracker.track`` is timed. The
 trackers run interleaved per video and the best of ``--repeats`` runs is kept, which evens out
 load from other processes. Target: NeuralSORT <= 1.5x OC-SORT.
@@ -14,7 +14,8 @@ import json
 import os.path as osp
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tracker_configs import tracker_config_path  # benchmarks/tracker_configs.py
+
 
 
 def main():
@@ -25,6 +26,9 @@ def main():
     parser.add_argument('--nkf-checkpoint', default=None)
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args()
+    if args.json:  # stdout carries the JSON only; logs and progress go to stderr
+        from ikun_mm.utils import stdout_for_result
+        result_stream = stdout_for_result()
 
     import torch
     torch.set_num_threads(1)
@@ -40,8 +44,7 @@ def main():
                     resolve_videos(args.data_root, 'test'))
     models = {}
     for name in args.trackers:
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'neuralsort',
-                                       f'{name}_mini_refer_kitti.py'))
+        cfg = Config.fromfile(tracker_config_path(name))
         cfg.model.detector.det_dir = osp.join(args.data_root, DETECTION_DIR)
         if name == 'neuralsort' and args.nkf_checkpoint:
             cfg.model.tracker.motion.checkpoint = args.nkf_checkpoint
@@ -79,7 +82,7 @@ def main():
         out['neuralsort_over_ocsort'] = ms['neuralsort'] / ms['ocsort']
         out['meets_target'] = out['neuralsort_over_ocsort'] <= 1.5
     if args.json:
-        print(json.dumps(out, indent=1))
+        print(json.dumps(out, indent=1), file=result_stream)
     else:
         print(f'{num_frames} frames, {out["detections_per_frame"]:.1f} detections/frame')
         for name, v in ms.items():

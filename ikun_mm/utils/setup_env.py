@@ -1,5 +1,7 @@
-"""Registration helpers."""
+"""Registration and process-environment helpers."""
+import sys
 import uuid
+from typing import TextIO
 
 from mmengine import DefaultScope
 
@@ -33,3 +35,15 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         current = DefaultScope.get_current_instance()
         if current is None or current.scope_name != 'ikun_mm':
             DefaultScope.get_instance(f'ikun_mm-{uuid.uuid4().hex[:8]}', scope_name='ikun_mm')
+
+
+def stdout_for_result() -> TextIO:
+    """Keep stdout for a tool's result (e.g. ``--json``): from now on, whatever is printed
+    without a file, and the log lines of every mmengine logger created later (they write to the
+    ``sys.stdout`` of their creation), go to stderr. Returns the real stdout, for the result.
+
+    Call it before anything logs: a logger created earlier keeps writing to stdout.
+    """
+    out = sys.stdout
+    sys.stdout = sys.stderr
+    return out
