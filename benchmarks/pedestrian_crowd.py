@@ -19,9 +19,9 @@ defaults on the motion they were not tuned on. A scene (all random numbers from 
 * ground truth: every person at least half inside the image (boxes clipped to the image).
 
 Trackers are built from their mini Refer-KITTI configs (``benchmarks/tracker_configs.py``; they
-differ only in ``model.tracker``), run online (no interpolation) over detection files written to a temporary
-folder, and scored with TrackEval (HOTA, IDF1, MOTA, ID switches) over all scenes, and per frame
-rate and image size (HOTA).
+differ only in ``model.tracker``), run online (no interpolation) over detection files written to
+a temporary folder, and scored with TrackEval (HOTA, IDF1, MOTA, ID switches) over all scenes,
+and per frame rate and image size (HOTA).
 """
 import argparse
 import json
