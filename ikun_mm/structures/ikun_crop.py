@@ -12,10 +12,12 @@ from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-#: CLIP's normalisation constants (RGB, 0-255 scale).
-CLIP_MEAN = (0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255)
-CLIP_STD = (0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255)
+#: CLIP's normalisation constants on the 0-255 scale (RGB): open_clip's, the values the official
+#: iKUN dataloader normalises with.
+CLIP_MEAN = tuple(255 * m for m in OPENAI_DATASET_MEAN)
+CLIP_STD = tuple(255 * s for s in OPENAI_DATASET_STD)
 
 
 def pad_to_square(img: np.ndarray) -> np.ndarray:

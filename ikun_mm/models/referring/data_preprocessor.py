@@ -4,8 +4,8 @@ from typing import Sequence
 import torch
 from mmengine.model import BaseDataPreprocessor
 
-from ikun_mm.structures.ikun_crop import CLIP_MEAN, CLIP_STD
 from ikun_mm.registry import MODELS
+from ikun_mm.structures.ikun_crop import CLIP_MEAN, CLIP_STD
 
 
 @MODELS.register_module()
