@@ -85,8 +85,8 @@ def main():
 
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
-    from ikun_mm.structures.track_windows import track_windows
     from ikun_mm.models.referring import score_tracks
+    from ikun_mm.structures.track_windows import track_windows
     model = build_model(args)
     frames, tracks, sentences = make_inputs(args)
     windows = sum(len(track_windows(t[:, 0].astype(int))) for t in tracks.values())

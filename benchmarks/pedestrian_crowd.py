@@ -31,11 +31,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 from mmengine.config import DictAction
-
-from ikun_mm.structures import bbox_inside_fraction
-
 from tracker_configs import tracker_config_path  # benchmarks/tracker_configs.py
 
+from ikun_mm.structures import bbox_inside_fraction
 
 SIZES = ((1920, 1080), (1242, 375), (640, 480))
 FPS = (10, 15, 30)

@@ -23,9 +23,7 @@ import time
 
 import numpy as np
 from mmengine.config import DictAction
-
 from tracker_configs import tracker_config_path  # benchmarks/tracker_configs.py
-
 
 
 def gt_rows(ann) -> np.ndarray:
@@ -55,8 +53,7 @@ def run(trackers, data_root, split, nkf_checkpoint=None, cfg_options=None,
         reid_checkpoint=None, neuralsort_motion='nkf'):
     from mmengine.config import Config
 
-    from ikun_mm.datasets.refer_kitti_io import (DETECTION_DIR, load_video_annotation,
-                                                 resolve_videos)
+    from ikun_mm.datasets.refer_kitti_io import DETECTION_DIR, load_video_annotation, resolve_videos
     from ikun_mm.evaluation import evaluate_mot, mot_rows_from_boxes
     from ikun_mm.models.trackers import track_video
     from ikun_mm.registry import MODELS

@@ -17,7 +17,6 @@ import time
 from tracker_configs import tracker_config_path  # benchmarks/tracker_configs.py
 
 
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/mini_refer_kitti')

@@ -10,7 +10,6 @@ from mmengine.structures import InstanceData
 from ikun_mm.registry import MODELS
 from ikun_mm.structures import SOTDataSample
 
-
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'atom')

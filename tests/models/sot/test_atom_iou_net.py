@@ -8,7 +8,6 @@ from ikun_mm.models.sot.atom.augment import augment_first_frame
 from ikun_mm.models.sot.atom.iou_net import ATOMIoUNet  # noqa: F401 (registers it)
 from ikun_mm.registry import MODELS
 
-
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 SMALL_IOU_NET = dict(type='ATOMIoUNet', in_channels=(8, 16), ref_channels=(8, 16),

@@ -4,7 +4,6 @@ import torch
 
 from ikun_mm.models.sot.atom.prroi_pool import PrRoIPool2d, prroi_pool, triangle_kernel_integral
 
-
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 

@@ -22,7 +22,6 @@ from ikun_mm.models.sot.atom.prroi_pool import PrRoIPool2d
 from ikun_mm.models.sot.atom.weights import convert_official_atom_key, load_official_atom_checkpoint
 from ikun_mm.registry import MODELS
 
-
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
